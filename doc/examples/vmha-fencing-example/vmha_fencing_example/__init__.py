@@ -1,0 +1,1 @@
+"""An example third-party fencing driver for vmha (see doc/fencing.md)."""

@@ -1,0 +1,187 @@
+"""Helpers and fixtures for tests against the real-Nova lab (tools/lab/lab).
+
+The lab runs keystone, placement, nova-api/conductor/scheduler and three
+fake-virt nova-compute hosts (hostA, hostB, hostC), each behind an ipmi_sim
+BMC. Tests run only with VMHA_LAB=1 (tools/run-tests.sh sets it after
+``lab up``).
+"""
+
+import json
+import os
+import subprocess
+import time
+
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
+from novaclient import client as nova_client
+from oslo_config import cfg
+import pytest
+
+from vmha import conf as vmha_conf
+from vmha.db import api as db_api
+from vmha.db import migration
+from vmha import inventory
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+LAB = os.path.join(ROOT, 'tools', 'lab', 'lab')
+HOSTS = ('hostA', 'hostB', 'hostC')
+
+requires_lab = pytest.mark.skipif(
+    os.environ.get('VMHA_LAB') != '1',
+    reason='needs the real-Nova lab: tools/lab/lab up, then VMHA_LAB=1')
+
+
+def lab(*args, timeout=600):
+    """Run a lab command; return its stdout, fail the test on error."""
+    proc = subprocess.run([LAB] + [str(a) for a in args], text=True,
+                          capture_output=True, timeout=timeout)
+    if proc.returncode:
+        pytest.fail('lab %s failed (%d):\n%s\n%s' % (
+            ' '.join(map(str, args)), proc.returncode, proc.stdout[-3000:],
+            proc.stderr[-3000:]))
+    return proc.stdout
+
+
+def boot(count, host, stopped=0, error=0, prefix='ha'):
+    """Boot servers on ``host``; return [{id, name, status, host}]."""
+    out = lab('boot', count, '--host', host, '--stopped', stopped,
+              '--error', error, '--name-prefix', prefix, '--json')
+    return json.loads(out[out.index('['):])
+
+
+@pytest.fixture(scope='session')
+def lab_info():
+    return json.loads(lab('info'))
+
+
+@pytest.fixture(scope='session')
+def nova_session(lab_info):
+    auth = lab_info['auth']
+    return ks_session.Session(auth=v3.Password(
+        auth_url=auth['auth_url'], username=auth['username'],
+        password=auth['password'], project_name=auth['project_name'],
+        user_domain_name=auth['user_domain_name'],
+        project_domain_name=auth['project_domain_name']))
+
+
+@pytest.fixture(scope='session')
+def nova(nova_session, lab_info):
+    """An admin novaclient factory: nova('2.53')."""
+    def make(version='2.53'):
+        return nova_client.Client(
+            version, session=nova_session,
+            region_name=lab_info['auth'].get('region_name', 'RegionOne'))
+    return make
+
+
+@pytest.fixture
+def clean_lab():
+    """Every lab test starts with no servers and every host healthy."""
+    lab('reset')
+    yield
+    lab('reset')
+
+
+def write_config(path, lab_info, db_url, **overrides):
+    """Write a vmha config file wired to the lab, as an operator would.
+
+    ``overrides``: {'group.option': value}. Returns ``path``.
+    """
+    auth = lab_info['auth']
+    options = {
+        'nova.auth_type': 'password',
+        'nova.region_name': auth.get('region_name', 'RegionOne'),
+        'nova.valid_interfaces': 'public',
+        'database.connection': db_url,
+        'fencing.default_driver': 'ipmi',
+        'fencing.power_off_confirm_count': 10,
+        'fencing.power_off_confirm_interval': 0.5,
+        'evacuation.confirm_timeout': 120,
+        'evacuation.confirm_interval': 0.5,
+        'recovery.wait_service_down_timeout': 90,
+        'recovery.wait_service_down_interval': 0.5,
+        'notification.drivers': 'log',
+    }
+    for key in ('auth_url', 'username', 'password', 'project_name',
+                'user_domain_name', 'project_domain_name'):
+        options['nova.' + key] = auth[key]
+    options.update(overrides)
+    groups = {}
+    for key, value in options.items():
+        group, option = key.split('.', 1)
+        groups.setdefault(group, []).append('%s = %s' % (option, value))
+    with open(path, 'w') as f:
+        for group, lines in groups.items():
+            f.write('[%s]\n%s\n\n' % (group, '\n'.join(lines)))
+    return str(path)
+
+
+def make_conf(path, lab_info, db_url, **overrides):
+    """A vmha ConfigOpts loaded from a config file written for the lab."""
+    conf = cfg.ConfigOpts()
+    vmha_conf.register_opts(conf)
+    conf(['--config-file', write_config(path, lab_info, db_url, **overrides)],
+         default_config_files=[])
+    return conf
+
+
+def add_lab_hosts(db, lab_info, driver='ipmi'):
+    """Put the lab's hosts and their BMCs in vmha's inventory."""
+    for name, host in lab_info['hosts'].items():
+        bmc = host['bmc']
+        db.add_host(inventory.HostSpec(
+            name=name, fencing_driver=driver, bmc_address=bmc['address'],
+            bmc_port=bmc['port'], bmc_username=bmc['username'],
+            bmc_password=bmc['password']))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return 'sqlite:///%s' % (tmp_path / 'vmha.sqlite')
+
+
+@pytest.fixture
+def vmha_setup(lab_info, sqlite_url, tmp_path):
+    """(conf, db) on a fresh SQLite database with the lab's hosts."""
+    migration.upgrade(sqlite_url)
+    db = db_api.Database(sqlite_url)
+    add_lab_hosts(db, lab_info)
+    conf = make_conf(tmp_path / 'vmha.conf', lab_info, sqlite_url)
+    yield conf, db
+    db.dispose()
+
+
+def server_states(nova, ids):
+    """{id: (host, vm_state, task_state)} as Nova reports now."""
+    client = nova('2.53')
+    result = {}
+    for sid in ids:
+        server = client.servers.get(sid)
+        result[sid] = (getattr(server, 'OS-EXT-SRV-ATTR:host'),
+                       getattr(server, 'OS-EXT-STS:vm_state'),
+                       getattr(server, 'OS-EXT-STS:task_state'))
+    return result
+
+
+def evacuation_counts(nova, ids):
+    """{id: number of evacuation migrations Nova recorded for it}."""
+    client = nova('2.59')
+    return {sid: len(client.migrations.list(instance_uuid=sid,
+                                            migration_type='evacuation'))
+            for sid in ids}
+
+
+def service(nova, host):
+    return [s for s in nova('2.53').services.list(binary='nova-compute')
+            if s.host == host][0]
+
+
+def wait_for(predicate, timeout, interval=0.5, what='condition'):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail('timed out after %ss waiting for %s' % (timeout, what))

@@ -1,0 +1,66 @@
+"""vmha's migrations and repository on real MariaDB and PostgreSQL servers."""
+
+import pytest
+import sqlalchemy as sa
+
+from vmha.db import api as db_api
+from vmha.db import migration
+from vmha import events
+from vmha import exception
+from vmha import inventory
+
+from tests.functional import dbs
+
+
+@pytest.fixture(params=sorted(dbs.SERVERS))
+def server_url(request):
+    with dbs.scratch_database(request.param) as url:
+        yield url
+
+
+def test_migrations_create_every_table_and_are_idempotent(server_url):
+    migration.upgrade(server_url)
+    migration.upgrade(server_url)
+    assert migration.current_revision(server_url) == '0001'
+    engine = sa.create_engine(server_url)
+    tables = set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+    assert {'hosts', 'recoveries', 'evacuations', 'events',
+            'vmha_alembic_version', 'logbooks', 'flowdetails',
+            'atomdetails'} <= tables
+
+
+def test_repository_round_trip(server_url):
+    migration.upgrade(server_url)
+    db = db_api.Database(server_url)
+    db.add_host(inventory.HostSpec(name='c1', fencing_driver='ipmi',
+                                   bmc_address='10.0.0.1', bmc_port=623,
+                                   bmc_username='admin',
+                                   bmc_password='pw',
+                                   bmc_options={'k': 'v'}))
+    with pytest.raises(exception.Conflict):
+        db.add_host(inventory.HostSpec(name='c1'))
+    assert db.get_host('c1').bmc_options == {'k': 'v'}
+    db.create_recovery('r1', 'c1', 2)
+    with pytest.raises(exception.RecoveryInProgress):
+        db.create_recovery('r2', 'c1', 2)
+    db.mark_phase('r1', 'fenced_at')
+    first = db.get_recovery('r1').fenced_at
+    db.mark_phase('r1', 'fenced_at')
+    assert db.get_recovery('r1').fenced_at == first
+    db.save_evacuation('r1', 'i1', source_host='c1', instance_name='vm')
+    db.count_evacuate_call('r1', 'i1')
+    assert db.get_evacuation('r1', 'i1').evacuate_calls == 1
+    db.add_event(events.Event(events.HOST_FENCED, host='c1',
+                              recovery_id='r1', payload={'polls': 2}))
+    [event] = db.list_events(recovery_id='r1')
+    assert event.payload['polls'] == 2 and event.priority == 'INFO'
+    db.dispose()
+
+
+def test_unreachable_server_gives_a_clear_error():
+    db = db_api.Database('postgresql+psycopg2://vmha:vmha@127.0.0.1:1/x')
+    with pytest.raises(exception.DatabaseError) as err:
+        db.list_hosts()
+    assert '127.0.0.1' in str(err.value)
+    assert 'vmha:vmha' not in str(err.value)

@@ -1,0 +1,145 @@
+"""vmha-monitor recovers a host powered off through its BMC, unattended.
+
+Against the real-Nova lab: servers run on hostA; ``lab fail hostA --mode
+bmc`` powers hostA off through its IPMI BMC (its nova-compute dies with it);
+a ``vmha-monitor`` process, started before and never touched, must notice
+and leave every server ACTIVE on another host, evacuated once.
+
+Two ways to notice, one test each:
+
+* ``heartbeat``: vmha-agent processes for the three hosts heartbeat through
+  the real Redis; hostA's agent is SIGKILLed with the power-off (a powered
+  off host runs nothing). The lost heartbeat plus the BMC answering (power
+  off) declare it failed within seconds.
+* ``nova``: no agent; Nova marks the service down after its
+  service_down_time and the monitor acts on that.
+"""
+
+import datetime
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from vmha.db import api as db_api
+
+from tests.functional import agents as agentlib
+from tests.functional import lab as lablib
+
+pytestmark = [lablib.requires_lab, pytest.mark.lab]
+
+SOURCE = 'hostA'
+SERVERS = 3
+HB_TIMEOUT = 3.0
+POLL = 1.0
+
+
+def _config(tmp_path, lab_info, url, group):
+    return lablib.write_config(
+        tmp_path / 'vmha.conf', lab_info, url, **{
+            'DEFAULT.log_file': tmp_path / 'monitor.log',
+            'monitor.poll_interval': POLL,
+            'monitor.detection_sources': 'nova,heartbeat',
+            'coordination.backend_url': agentlib.REDIS_URL,
+            'coordination.group_name': group,
+            'coordination.heartbeat_interval': 0.5,
+            'coordination.heartbeat_timeout': HB_TIMEOUT})
+
+
+@pytest.fixture
+def lab_cluster(tmp_path, lab_info, vmha_setup, sqlite_url, clean_lab):
+    """(config path, conf, db, Agents) wired to the lab and Redis."""
+    conf, db = vmha_setup
+    config = _config(tmp_path, lab_info, sqlite_url,
+                     agentlib.unique('vmha-lab'))
+    conf(['--config-file', config], default_config_files=[])
+    agents = agentlib.Agents(tmp_path, config, conf)
+    yield config, conf, db, agents
+    agents.close()
+
+
+@pytest.fixture
+def monitor_process(lab_cluster):
+    config = lab_cluster[0]
+    procs = []
+
+    def start():
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'vmha.cmd.monitor', '--config-file',
+             config], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True)
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+
+
+def _wait_watching(tmp_path, proc):
+    """The monitor logs one line once its sources are loaded."""
+    log = tmp_path / 'monitor.log'
+    agentlib.wait_for(
+        lambda: log.exists() and 'vmha-monitor watching' in log.read_text(),
+        60, what='vmha-monitor to start')
+    assert proc.poll() is None, proc.stderr.read()
+
+
+def _recovered(db):
+    recs = [r for r in db.list_recoveries(host=SOURCE)
+            if r.state in db_api.FINAL_STATES]
+    return recs[0] if recs else None
+
+
+@pytest.mark.parametrize('detection', ['heartbeat', 'nova'])
+def test_bmc_power_off_is_recovered_unattended(
+        detection, tmp_path, lab_cluster, monitor_process, nova, lab_info):
+    config, conf, db, agents = lab_cluster
+    servers = lablib.boot(SERVERS, SOURCE)
+    ids = [s['id'] for s in servers]
+    if detection == 'heartbeat':
+        agents.start(*lablib.HOSTS)
+    proc = monitor_process()
+    _wait_watching(tmp_path, proc)
+
+    failed_at = time.time()
+    lablib.lab('fail', SOURCE, '--mode', 'bmc')
+    if detection == 'heartbeat':
+        agents.procs[SOURCE].signal(signal.SIGKILL)
+
+    timeout = 60 if detection == 'heartbeat' else (
+        lab_info['service_down_time'] + 120)
+    rec = agentlib.wait_for(lambda: _recovered(db), timeout, interval=0.5,
+                            what='recovery of %s' % SOURCE)
+    assert rec.state == db_api.COMPLETED, rec.error
+    assert proc.poll() is None, 'the monitor died: %s' % proc.stderr.read()
+
+    states = lablib.server_states(nova, ids)
+    for sid, (host, vm_state, task_state) in states.items():
+        assert host != SOURCE and task_state is None, (sid, states[sid])
+        assert vm_state == 'active', (sid, states[sid])
+    assert lablib.evacuation_counts(nova, ids) == dict.fromkeys(ids, 1)
+    svc = lablib.service(nova, SOURCE)
+    assert (svc.status, svc.forced_down) == ('disabled', True)
+
+    [event] = [e for e in db.list_events(recovery_id=rec.id)
+               if e.event_type == 'vmha.host.failure']
+    declared = _epoch(rec.started_at) - failed_at
+    if detection == 'heartbeat':
+        assert 'heartbeat lost' in event.payload['source']
+        assert declared <= HB_TIMEOUT + POLL + 1.0, declared
+    else:
+        assert 'Nova reports the service down' in event.payload['source']
+    print('%s: declared %.1fs after the power-off, recovery %s in %.1fs'
+          % (detection, declared, rec.state,
+             _epoch(rec.finished_at) - failed_at))
+    assert len(db.list_recoveries(host=SOURCE)) == 1
+
+
+def _epoch(naive_utc):
+    """Seconds since the epoch of a naive UTC datetime (vmha's records)."""
+    return naive_utc.replace(tzinfo=datetime.timezone.utc).timestamp()

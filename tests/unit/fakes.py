@@ -1,0 +1,304 @@
+"""In-memory stand-ins for unit tests (the functional suite uses real Nova)."""
+
+import dataclasses
+import threading
+
+from vmha import compute
+from vmha import exception
+from vmha.drivers.fencing import base as fencing_base
+
+
+class FakeCompute:
+    """Enough of vmha.compute.ComputeAPI to drive the flows.
+
+    ``evacuate`` moves an instance after ``rebuild_polls`` get_instance calls,
+    to ``hostB`` (or the requested host); ``end_stopped`` mimics 2.95+.
+    """
+
+    def __init__(self, hosts=('hostA', 'hostB'), rebuild_polls=1,
+                 end_stopped=False):
+        self.lock = threading.Lock()
+        self.calls = []
+        self.services = {h: {'state': 'up', 'status': 'enabled',
+                             'forced_down': False} for h in hosts}
+        self.instances = {}
+        self.rebuild_polls = rebuild_polls
+        self.end_stopped = end_stopped
+        self.fail_evacuate = {}      # instance id -> exception
+        self.fail = {}               # method name -> exception
+        self.never_lands = set()     # instance ids whose rebuild never ends
+        self.migrations = {}         # instance id -> [FakeMigration]
+        self._pending = {}
+
+    # -- helpers for tests ---------------------------------------------------
+    def add_instance(self, iid, host='hostA', vm_state='active',
+                     task_state=None, metadata=None):
+        self.instances[iid] = dict(id=iid, name='vm-%s' % iid, host=host,
+                                   vm_state=vm_state, task_state=task_state,
+                                   metadata=metadata or {})
+
+    def calls_of(self, name):
+        return [c for c in self.calls if c[0] == name]
+
+    def start_rebuild(self, iid, target='hostB', polls=1,
+                      task_state='rebuilding'):
+        """Mimic a rebuild Nova already runs (e.g. from an earlier request);
+        ``task_state=None``: accepted, not started yet."""
+        with self.lock:
+            self.instances[iid]['task_state'] = task_state
+            self._pending[iid] = {'polls': polls, 'target': target}
+
+    def _record(self, name, *args):
+        with self.lock:
+            self.calls.append((name,) + args)
+        if name in self.fail:
+            raise self.fail[name]
+
+    def _service(self, host):
+        if host not in self.services:
+            raise exception.ComputeServiceNotFound(host=host,
+                                                   binary='nova-compute')
+        s = self.services[host]
+        return compute.Service(id='svc-' + host, host=host,
+                               binary='nova-compute', status=s['status'],
+                               state=s['state'], forced_down=s['forced_down'])
+
+    # -- ComputeAPI ----------------------------------------------------------
+    def get_service(self, host):
+        self._record('get_service', host)
+        return self._service(host)
+
+    def list_services(self, binary=None):
+        self._record('list_services')
+        return [self._service(h) for h in sorted(self.services)]
+
+    def force_down(self, host, forced=True):
+        self._record('force_down', host, forced)
+        s = self.services[host]
+        s['forced_down'] = forced
+        s['state'] = 'down' if forced else 'up'
+        return self._service(host)
+
+    def wait_service_down(self, host, timeout, interval=1.0):
+        self._record('wait_service_down', host)
+        if self.services[host]['state'] != 'down':
+            raise exception.ServiceNotDown(host=host, binary='nova-compute',
+                                           timeout=timeout)
+        return self._service(host)
+
+    def disable(self, host, reason):
+        self._record('disable', host, reason)
+        self.services[host]['status'] = 'disabled'
+        return self._service(host)
+
+    def enable(self, host):
+        self._record('enable', host)
+        self.services[host]['status'] = 'enabled'
+        return self._service(host)
+
+    def list_instances(self, host):
+        self._record('list_instances', host)
+        return [self._inst(i) for i in self.instances.values()
+                if i['host'] == host]
+
+    def _inst(self, data):
+        return compute.Instance(id=data['id'], name=data['name'],
+                                status=data['vm_state'].upper(),
+                                vm_state=data['vm_state'],
+                                task_state=data['task_state'],
+                                host=data['host'],
+                                metadata=dict(data['metadata']))
+
+    def get_instance(self, iid):
+        self._record('get_instance', iid)
+        with self.lock:
+            data = self.instances[iid]
+            if iid in self._pending and iid not in self.never_lands:
+                self._pending[iid]['polls'] -= 1
+                if self._pending[iid]['polls'] <= 0:
+                    target = self._pending.pop(iid)['target']
+                    if target == data['host']:   # Nova gave up the rebuild
+                        self.migrations.setdefault(iid, []).insert(
+                            0, FakeMigration(source_compute=target,
+                                             status='failed',
+                                             created_at='2000-01-01T00:00:00'))
+                    data['host'] = target
+                    data['task_state'] = None
+                    if self.end_stopped:
+                        data['vm_state'] = 'stopped'
+                    elif data['vm_state'] == 'error':
+                        data['vm_state'] = 'active'
+            return self._inst(data)
+
+    def evacuate(self, iid, target_host=None, on_shared_storage=False):
+        self._record('evacuate', iid, target_host)
+        if iid in self.fail_evacuate:
+            raise self.fail_evacuate[iid]
+        with self.lock:
+            self.instances[iid]['task_state'] = 'rebuilding'
+            self._pending[iid] = {'polls': self.rebuild_polls,
+                                  'target': target_host or 'hostB'}
+
+    def start(self, iid):
+        self._record('start', iid)
+        self.instances[iid]['vm_state'] = 'active'
+
+    def stop(self, iid):
+        self._record('stop', iid)
+        self.instances[iid]['vm_state'] = 'stopped'
+
+    def reset_state(self, iid, state):
+        self._record('reset_state', iid, state)
+        self.instances[iid]['vm_state'] = state
+
+    def list_evacuations(self, iid):
+        self._record('list_evacuations', iid)
+        return list(self.migrations.get(iid, ()))
+
+
+@dataclasses.dataclass
+class FakeMigration:
+    """The fields of a Nova migration record vmha reads."""
+
+    source_compute: str
+    status: str
+    created_at: str              # Nova's format: 2024-01-31T12:00:00.000000
+    dest_compute: str = None
+    migration_type: str = 'evacuation'
+
+
+class FakeFencingDriver(fencing_base.FencingDriver):
+    """Scripted power states: ``states`` is consumed by get_power_state.
+
+    Without ``states``: reads ``on`` until power_off, then ``off`` (never,
+    with ``stays_on``); ``error`` is raised by every status read.
+    """
+
+    entry_point_name = 'fake'
+
+    def __init__(self, conf=None, states=None, stays_on=False, error=None,
+                 journal=None):
+        """``journal``: optional shared list (e.g. FakeCompute.calls) that
+        also gets ``('fence.status'|'fence.off'|'fence.on', host)`` tuples, to
+        assert the order of BMC and Nova calls together."""
+        super().__init__(conf)
+        self.state = 'on'
+        self.stays_on = stays_on
+        self.error = error
+        self.calls = []
+        self.journal = journal
+        self.states = list(states or ())
+
+    def _log(self, op, host):
+        self.calls.append(op)
+        if self.journal is not None:
+            self.journal.append(('fence.' + op, host.name))
+
+    def get_power_state(self, host):
+        self._log('status', host)
+        if self.error:
+            raise self.error
+        if self.states:
+            self.state = self.states.pop(0)
+        return self.state
+
+    def power_off(self, host):
+        self._log('off', host)
+        if not self.stays_on:
+            self.state = 'off'
+
+    def power_on(self, host):
+        self._log('on', host)
+        self.state = 'on'
+
+
+class ListNotifier:
+    def __init__(self, conf=None):
+        self.events = []
+
+    def notify(self, event):
+        self.events.append(event)
+
+    def close(self):
+        pass
+
+
+class RecordingDispatcher:
+    """Synchronous stand-in for vmha.notifier.Dispatcher.
+
+    Keeps every event in ``events`` (and passes it to ``record``, e.g.
+    Database.add_event), so tests can assert events without waiting.
+    """
+
+    def __init__(self, record=None):
+        self.record = record
+        self.events = []
+        self.flushes = 0
+
+    def emit(self, event):
+        if self.record is not None:
+            self.record(event)
+        self.events.append(event)
+
+    def types(self):
+        return [e.event_type for e in self.events]
+
+    def of_type(self, event_type):
+        return [e for e in self.events if e.event_type == event_type]
+
+    def flush(self, timeout=30.0):
+        self.flushes += 1
+        return True
+
+    def close(self, timeout=30.0):
+        pass
+
+
+class Clock:
+    """A settable clock: ``clock()`` returns ``clock.now``."""
+
+    def __init__(self, now=1_000_000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+class FakeMembership:
+    """vmha.coordination.Membership over sets: ``members`` (None: the group
+    vanished) and ``left`` (hosts whose agent stopped on purpose)."""
+
+    group = 'vmha-agents'
+
+    def __init__(self, members=(), left=()):
+        self.current = set(members)
+        self.left_hosts = set(left)
+        self.error = None
+        self.closed = False
+
+    def members(self):
+        if self.error:
+            raise self.error
+        return None if self.current is None else set(self.current)
+
+    def left(self):
+        return set(self.left_hosts)
+
+    def close(self):
+        self.closed = True
+
+
+class FakeBMC:
+    """BMCProbe stand-in: ``answers`` {host: power state or None}."""
+
+    def __init__(self, answers=None, default=None):
+        self.answers = dict(answers or {})
+        self.default = default
+        self.asked = []
+
+    def answer(self, host):
+        self.asked.append(host.name)
+        return self.answers.get(host.name, self.default)

@@ -1,0 +1,453 @@
+"""The Nova facade against a fake python-novaclient: microversion branches,
+negotiation and error mapping."""
+
+import types
+
+from keystoneauth1 import exceptions as ks_exc
+import novaclient
+from novaclient import exceptions as nova_exc
+import pytest
+from oslo_config import cfg
+
+from vmha import compute as compute_mod
+from vmha import conf as vmha_conf
+from vmha import exception
+
+SESSION = object()
+
+
+def _server(iid, host='hostA', vm_state='active', task_state=None,
+            fault=None):
+    server = types.SimpleNamespace(id=iid, name='vm-' + iid,
+                                   status=vm_state.upper(),
+                                   metadata={'HA_Enabled': 'True'})
+    setattr(server, 'OS-EXT-STS:vm_state', vm_state)
+    setattr(server, 'OS-EXT-STS:task_state', task_state)
+    setattr(server, 'OS-EXT-SRV-ATTR:host', host)
+    if fault:
+        server.fault = {'message': fault, 'code': 500}
+    return server
+
+
+class FakeNova:
+    """A Nova server behind every novaclient.Client view vmha creates.
+
+    ``calls``: (client version, manager, method, args, kwargs) tuples;
+    ``errors``: {'manager.method': exception} raised by that call.
+    """
+
+    def __init__(self, min_version='2.1', max_version='2.96'):
+        self.min_version = min_version
+        self.max_version = max_version
+        self.calls = []
+        self.clients = []
+        self.errors = {}
+        self.services = [types.SimpleNamespace(
+            id='a1b2-uuid', host='hostA', binary='nova-compute',
+            status='enabled', state='up', forced_down=False,
+            disabled_reason=None)]
+        self.servers = {'i1': _server('i1')}
+        self.migrations = []
+
+    def client(self, version, session=None, **kwargs):
+        self.clients.append((version, session, kwargs))
+        return types.SimpleNamespace(
+            versions=_Manager(self, version, 'versions'),
+            services=_Manager(self, version, 'services'),
+            servers=_Manager(self, version, 'servers'),
+            migrations=_Manager(self, version, 'migrations'))
+
+    def calls_of(self, manager, method):
+        return [c for c in self.calls if c[1:3] == (manager, method)]
+
+    # behaviour of the calls that return something
+    def versions_get_current(self):
+        return types.SimpleNamespace(version=self.max_version,
+                                     min_version=self.min_version)
+
+    def services_list(self, host=None, binary=None):
+        return [s for s in self.services
+                if (host is None or s.host == host)
+                and (binary is None or s.binary == binary)]
+
+    def servers_get(self, iid):
+        if iid not in self.servers:
+            raise nova_exc.NotFound(404, 'Instance %s could not be found.'
+                                    % iid)
+        return self.servers[iid]
+
+    def servers_list(self, **kwargs):
+        return list(self.servers.values())
+
+    def migrations_list(self, **kwargs):
+        return list(self.migrations)
+
+
+class _Manager:
+    def __init__(self, nova, version, name):
+        self._nova = nova
+        self._version = version
+        self._name = name
+
+    def __getattr__(self, method):
+        def call(*args, **kwargs):
+            nova = self._nova
+            nova.calls.append((self._version.get_string(), self._name,
+                               method, args, kwargs))
+            error = nova.errors.get('%s.%s' % (self._name, method))
+            if error is not None:
+                raise error
+            handler = getattr(nova, '%s_%s' % (self._name, method), None)
+            return handler(*args, **kwargs) if handler else None
+        return call
+
+
+@pytest.fixture
+def nova(monkeypatch):
+    fake = FakeNova()
+    monkeypatch.setattr(compute_mod.nova_client, 'Client', fake.client)
+    return fake
+
+
+def api(version='auto', **kwargs):
+    return compute_mod.ComputeAPI(SESSION, api_version=version, **kwargs)
+
+
+# -- negotiation --------------------------------------------------------------
+
+@pytest.mark.parametrize('server_max, expected', [
+    ('2.60', '2.60'),
+    ('2.11', '2.11'),
+    ('2.200', novaclient.API_MAX_VERSION.get_string()),
+])
+def test_auto_negotiates_min_of_server_and_client(nova, server_max,
+                                                  expected):
+    nova.max_version = server_max
+    assert api().version.get_string() == expected
+
+
+def test_negotiated_once_and_used_for_every_call(nova):
+    nova.max_version = '2.60'
+    facade = api(region_name='RegionTwo', interface='internal')
+    facade.get_service('hostA')
+    facade.get_instance('i1')
+    assert len(nova.calls_of('versions', 'get_current')) == 1
+    versions = [v.get_string() for v, _, _ in nova.clients]
+    assert versions[0] == '2.1'                    # the discovery client
+    assert set(versions[1:]) == {'2.60'}
+    for _, session, kwargs in nova.clients:
+        assert session is SESSION
+        assert kwargs['region_name'] == 'RegionTwo'
+        assert kwargs['endpoint_type'] == 'internal'
+        assert kwargs['service_type'] == 'compute'
+
+
+def test_pinned_version_is_used(nova):
+    assert api('2.52').version.get_string() == '2.52'
+
+
+def test_pinned_version_below_2_11_is_refused(nova):
+    with pytest.raises(exception.UnsupportedMicroversion) as err:
+        api('2.10').version
+    assert '2.10' in str(err.value) and '2.11' in str(err.value)
+
+
+def test_old_server_is_refused(nova):
+    nova.max_version = '2.10'
+    with pytest.raises(exception.UnsupportedMicroversion) as err:
+        api().version
+    assert '2.11' in str(err.value)
+
+
+def test_pinned_version_above_server_is_refused(nova):
+    nova.max_version = '2.60'
+    with pytest.raises(exception.UnsupportedMicroversion) as err:
+        api('2.90').version
+    assert '2.90' in str(err.value)
+
+
+def test_negotiation_with_nova_down(nova):
+    nova.errors['versions.get_current'] = ks_exc.ConnectFailure(
+        'Unable to establish connection to http://nova:8774')
+    with pytest.raises(exception.NovaUnavailable) as err:
+        api().version
+    assert 'microversion negotiation' in str(err.value)
+
+
+# -- services: host+binary up to 2.52, service UUID from 2.53 -----------------
+
+@pytest.mark.parametrize('version', ['2.11', '2.52'])
+def test_service_actions_by_host_and_binary(nova, version):
+    facade = api(version)
+    assert facade.uses_service_uuid is False
+    svc = facade.force_down('hostA', True)
+    facade.force_down('hostA', False)
+    facade.disable('hostA', 'vmha: failed')
+    facade.enable('hostA')
+    assert isinstance(svc, compute_mod.Service)
+    assert [c[3] for c in nova.calls_of('services', 'force_down')] == [
+        ('hostA', 'nova-compute', True), ('hostA', 'nova-compute', False)]
+    assert [c[3] for c in nova.calls_of('services', 'disable_log_reason')] \
+        == [('hostA', 'nova-compute', 'vmha: failed')]
+    assert [c[3] for c in nova.calls_of('services', 'enable')] == [
+        ('hostA', 'nova-compute')]
+    assert {c[0] for c in nova.calls if c[1] == 'services'} == {version}
+
+
+@pytest.mark.parametrize('version', ['2.53', '2.96'])
+def test_service_actions_by_uuid(nova, version):
+    facade = api(version)
+    assert facade.uses_service_uuid is True
+    facade.force_down('hostA', True)
+    facade.disable('hostA', 'vmha: failed')
+    facade.enable('hostA')
+    assert [c[3] for c in nova.calls_of('services', 'force_down')] == [
+        ('a1b2-uuid', True)]
+    assert [c[3] for c in nova.calls_of('services', 'disable_log_reason')] \
+        == [('a1b2-uuid', 'vmha: failed')]
+    assert [c[3] for c in nova.calls_of('services', 'enable')] == [
+        ('a1b2-uuid',)]
+
+
+def test_service_lookup_filters_host_and_binary(nova):
+    nova.services.append(types.SimpleNamespace(
+        id='other', host='hostAA', binary='nova-compute', status='enabled',
+        state='down', forced_down=True))
+    svc = api('2.60', binary='nova-compute').get_service('hostA')
+    assert svc == compute_mod.Service(
+        id='a1b2-uuid', host='hostA', binary='nova-compute',
+        status='enabled', state='up', forced_down=False)
+    [call] = nova.calls_of('services', 'list')
+    assert call[4] == {'host': 'hostA', 'binary': 'nova-compute'}
+
+
+def test_list_services(nova):
+    [svc] = api('2.60').list_services()
+    assert svc.host == 'hostA' and not svc.is_down
+    assert nova.calls_of('services', 'list')[0][4] == {
+        'binary': 'nova-compute'}
+
+
+# -- evacuate -----------------------------------------------------------------
+
+@pytest.mark.parametrize('version', ['2.11', '2.13'])
+@pytest.mark.parametrize('shared', [True, False])
+def test_evacuate_below_2_14_sends_on_shared_storage(nova, version, shared):
+    api(version).evacuate('i1', target_host='hostB',
+                          on_shared_storage=shared)
+    [call] = nova.calls_of('servers', 'evacuate')
+    assert call[3] == ('i1',)
+    assert call[4] == {'host': 'hostB', 'on_shared_storage': shared}
+
+
+@pytest.mark.parametrize('version', ['2.14', '2.29', '2.67', '2.68', '2.95'])
+def test_evacuate_from_2_14_without_shared_storage_and_force(nova, version):
+    api(version).evacuate('i1', on_shared_storage=True)
+    [call] = nova.calls_of('servers', 'evacuate')
+    assert call[4] == {'host': None}
+    assert 'force' not in call[4]
+
+
+@pytest.mark.parametrize('version, stopped', [('2.94', False),
+                                              ('2.95', True),
+                                              ('2.96', True)])
+def test_evacuates_to_stopped(nova, version, stopped):
+    assert api(version).evacuates_to_stopped is stopped
+
+
+# -- error mapping ------------------------------------------------------------
+
+def test_get_instance_404(nova):
+    with pytest.raises(exception.InstanceNotFound) as err:
+        api('2.60').get_instance('missing-id')
+    assert 'missing-id' in str(err.value)
+
+
+def test_unknown_host(nova):
+    with pytest.raises(exception.ComputeServiceNotFound) as err:
+        api('2.60').force_down('nosuchhost')
+    assert 'nosuchhost' in str(err.value)
+    assert 'nova-compute' in str(err.value)
+    assert not nova.calls_of('services', 'force_down')
+
+
+@pytest.mark.parametrize('method, args', [
+    ('force_down', ('hostA',)), ('disable', ('hostA', 'r')),
+    ('enable', ('hostA',))])
+def test_service_action_404_is_service_not_found(nova, method, args):
+    name = 'disable_log_reason' if method == 'disable' else method
+    nova.errors['services.' + name] = nova_exc.NotFound(404, 'gone')
+    with pytest.raises(exception.ComputeServiceNotFound) as err:
+        getattr(api('2.60'), method)(*args)
+    assert 'hostA' in str(err.value)
+
+
+def test_force_down_failure_names_host(nova):
+    nova.errors['services.force_down'] = nova_exc.ClientException(
+        500, 'Unexpected API Error')
+    with pytest.raises(exception.ForceDownFailed) as err:
+        api('2.60').force_down('hostA')
+    assert 'hostA' in str(err.value) and 'HTTP 500' in str(err.value)
+
+
+def test_evacuate_400_is_refused(nova):
+    nova.errors['servers.evacuate'] = nova_exc.BadRequest(
+        400, 'Compute service of hostA is still in use.')
+    with pytest.raises(exception.EvacuateRefused) as err:
+        api('2.60').evacuate('i1')
+    message = str(err.value)
+    assert 'i1' in message and 'HTTP 400' in message
+    assert 'still in use' in message
+
+
+def test_evacuate_409_is_refused(nova):
+    nova.errors['servers.evacuate'] = nova_exc.Conflict(
+        409, 'Cannot evacuate while the instance is in task_state rebuilding')
+    with pytest.raises(exception.EvacuateRefused):
+        api('2.60').evacuate('i1')
+
+
+def test_evacuate_404_is_instance_not_found(nova):
+    nova.errors['servers.evacuate'] = nova_exc.NotFound(404, 'gone')
+    with pytest.raises(exception.InstanceNotFound) as err:
+        api('2.60').evacuate('i1')
+    assert 'i1' in str(err.value)
+
+
+@pytest.mark.parametrize('error', [
+    ks_exc.ConnectFailure('Unable to establish connection'),
+    ks_exc.ConnectTimeout('timed out'),
+    ks_exc.DiscoveryFailure('no endpoint'),
+])
+def test_evacuate_nova_unreachable(nova, error):
+    nova.errors['servers.evacuate'] = error
+    with pytest.raises(exception.NovaUnavailable) as err:
+        api('2.60').evacuate('i1')
+    assert not isinstance(err.value, exception.EvacuateRefused)
+    assert 'i1' in str(err.value)
+
+
+def test_list_instances_nova_unreachable_names_host(nova):
+    nova.errors['servers.list'] = ks_exc.ConnectFailure('refused')
+    with pytest.raises(exception.NovaUnavailable) as err:
+        api('2.60').list_instances('hostA')
+    assert 'hostA' in str(err.value)
+
+
+def test_keystone_error_is_nova_error(nova):
+    nova.errors['services.list'] = ks_exc.Unauthorized('bad token')
+    with pytest.raises(exception.NovaError) as err:
+        api('2.60').get_service('hostA')
+    assert not isinstance(err.value, exception.NovaUnavailable)
+    assert 'hostA' in str(err.value)
+
+
+@pytest.mark.parametrize('method', ['start', 'stop'])
+def test_start_stop_404(nova, method):
+    nova.errors['servers.' + method] = nova_exc.NotFound(404, 'gone')
+    with pytest.raises(exception.InstanceNotFound):
+        getattr(api('2.60'), method)('i1')
+
+
+def test_reset_state(nova):
+    api('2.60').reset_state('i1', 'error')
+    [call] = nova.calls_of('servers', 'reset_state')
+    assert call[3] == ('i1', 'error')
+
+
+# -- instances ----------------------------------------------------------------
+
+def test_list_instances_all_tenants_all_pages(nova):
+    nova.servers['i2'] = _server('i2', vm_state='error', fault='disk gone')
+    found = api('2.60').list_instances('hostA')
+    [call] = nova.calls_of('servers', 'list')
+    assert call[4] == {'detailed': True, 'limit': -1,
+                       'search_opts': {'all_tenants': True, 'host': 'hostA'}}
+    by_id = {i.id: i for i in found}
+    assert by_id['i1'] == compute_mod.Instance(
+        id='i1', name='vm-i1', status='ACTIVE', vm_state='active',
+        task_state=None, host='hostA', metadata={'HA_Enabled': 'True'})
+    assert by_id['i2'].fault == 'disk gone'
+
+
+def test_list_evacuations_uses_2_59_and_newest_first(nova):
+    old = types.SimpleNamespace(created_at='2024-01-01T10:00:00.000000')
+    new = types.SimpleNamespace(created_at='2024-01-02T10:00:00.000000')
+    nova.migrations = [old, new]
+    assert api('2.53').list_evacuations('i1') == [new, old]
+    [call] = nova.calls_of('migrations', 'list')
+    assert call[0] == '2.59'
+    assert call[4] == {'instance_uuid': 'i1',
+                       'migration_type': 'evacuation'}
+
+
+# -- wait_service_down --------------------------------------------------------
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_wait_service_down_times_out(nova):
+    clock = Clock()
+    with pytest.raises(exception.ServiceNotDown) as err:
+        api('2.60').wait_service_down('hostA', timeout=10, interval=2,
+                                      sleep=clock.sleep, clock=clock)
+    assert 'hostA' in str(err.value) and '10' in str(err.value)
+    assert clock.now == 110.0
+    assert len(nova.calls_of('services', 'list')) == 6
+
+
+def test_wait_service_down_returns_when_down(nova):
+    clock = Clock()
+
+    def later(seconds):
+        clock.sleep(seconds)
+        nova.services[0].state = 'down'
+
+    svc = api('2.60').wait_service_down('hostA', timeout=10, interval=1,
+                                        sleep=later, clock=clock)
+    assert svc.is_down
+    assert clock.now == 101.0
+
+
+# -- construction from configuration ------------------------------------------
+
+def _conf(tmp_path, nova_section):
+    path = tmp_path / 'vmha.conf'
+    path.write_text('[nova]\n' + nova_section)
+    conf = cfg.ConfigOpts()
+    vmha_conf.register_opts(conf)
+    conf(['--config-file', str(path)], default_config_files=[])
+    return conf
+
+
+def test_from_conf_without_auth_type(tmp_path):
+    with pytest.raises(exception.ConfigError) as err:
+        compute_mod.ComputeAPI.from_conf(_conf(tmp_path, ''))
+    assert '[nova] auth_type' in str(err.value)
+
+
+def test_from_conf(tmp_path):
+    conf = _conf(tmp_path, 'auth_type = password\n'
+                           'auth_url = http://keystone.example:5000/v3\n'
+                           'username = vmha\npassword = pw\n'
+                           'project_name = service\n'
+                           'user_domain_name = Default\n'
+                           'project_domain_name = Default\n'
+                           'region_name = RegionTwo\n'
+                           'api_version = 2.60\n')
+    facade = compute_mod.ComputeAPI.from_conf(conf)
+    assert facade._requested_version == '2.60'
+    assert facade._client_kwargs == {'region_name': 'RegionTwo',
+                                     'service_type': 'compute',
+                                     'endpoint_override': None,
+                                     'endpoint_type': 'internal'}
+    assert facade.binary == 'nova-compute'
+    assert facade._session.auth.auth_url == 'http://keystone.example:5000/v3'

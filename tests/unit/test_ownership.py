@@ -1,0 +1,168 @@
+"""Ownership leases, the side-effect guard and the conductor's dispatch."""
+
+import threading
+
+import pytest
+
+from vmha import conductor
+from vmha.db import api as db_api
+from vmha import ownership
+from tests.unit import fakes
+from tests.unit.conftest import HOST
+
+
+def _lease(db, owner, recovery_id='r1', ttl=30):
+    return ownership.Lease(db, recovery_id, owner, ttl)
+
+
+@pytest.fixture
+def recorded(db):
+    db.create_recovery('r1', HOST, 2)
+    return 'r1'
+
+
+# -- leases -------------------------------------------------------------------
+
+def test_one_owner_at_a_time(db, recorded):
+    first, second = _lease(db, 'c1'), _lease(db, 'c2')
+    assert first.take()
+    assert not second.take()
+    assert first.take()                    # taking again is renewing
+    first.check()
+    first.release()
+    assert second.take()
+    with pytest.raises(ownership.OwnershipLost):
+        first.check()
+
+
+def test_expired_lease_is_taken_over_and_the_old_owner_stops(db, recorded):
+    stalled = _lease(db, 'c1', ttl=0.01)
+    assert stalled.take()
+    db.update_recovery('r1', lease_expires_at=db_api.utcnow()
+                       - db_api.datetime.timedelta(seconds=1))
+    assert _lease(db, 'c2').take()
+    with pytest.raises(ownership.OwnershipLost):
+        stalled.check()
+
+
+def test_kept_alive_renews_then_releases(db, recorded):
+    lease = _lease(db, 'c1', ttl=0.3)
+    assert lease.take()
+    calls = []
+    with lease.kept_alive(also=[lambda: calls.append(1)]):
+        before = db.get_recovery('r1').lease_expires_at
+        wait = threading.Event()
+        wait.wait(0.45)
+        assert db.get_recovery('r1').lease_expires_at > before
+    assert calls
+    assert db.get_recovery('r1').lease_owner is None
+
+
+def test_guard_checks_only_changes(db, recorded):
+    compute = fakes.FakeCompute()
+    lease = _lease(db, 'c1')
+    guarded = ownership.Guarded(compute, ownership.COMPUTE_CHANGES, lease)
+    guarded.get_service(HOST)              # a read: no lease needed
+    with pytest.raises(ownership.OwnershipLost):
+        guarded.disable(HOST, 'x')
+    assert compute.calls_of('disable') == []
+    lease.take()
+    guarded.disable(HOST, 'x')
+    assert len(compute.calls_of('disable')) == 1
+
+
+# -- a recovery whose owner lost its lease ------------------------------------
+
+class TakeoverCompute(fakes.FakeCompute):
+    """Another conductor takes the recovery over while force-down runs."""
+
+    def __init__(self, db, **kwargs):
+        super().__init__(**kwargs)
+        self.db = db
+
+    def force_down(self, host, forced=True):
+        svc = super().force_down(host, forced)
+        rec = self.db.list_recoveries()[0]
+        self.db.update_recovery(rec.id, lease_owner='c2')
+        return svc
+
+
+def test_lost_lease_stops_without_reverting(make_recoverer, db):
+    compute = TakeoverCompute(db)
+    compute.add_instance('i1')
+    recoverer = make_recoverer(compute=compute)
+    recovery_id = recoverer.record(HOST)
+    lease = _lease(db, 'c1', recovery_id)
+    assert lease.take()
+    with pytest.raises(ownership.OwnershipLost):
+        recoverer.start(recovery_id, lease=lease)
+    assert [c[0] for c in compute.calls if c[0] in (
+        'force_down', 'disable', 'enable', 'evacuate')] == ['force_down']
+    assert compute.services[HOST]['forced_down']        # not reverted
+    assert db.get_recovery(recovery_id).state == db_api.RUNNING
+
+    db.release_lease(recovery_id, 'c2')
+    takeover = _lease(db, 'c2', recovery_id)
+    assert takeover.take()
+    report = make_recoverer(compute=compute).start(recovery_id,
+                                                   lease=takeover)
+    assert report.state == db_api.COMPLETED
+    assert len(compute.calls_of('evacuate')) == 1
+    assert len(compute.calls_of('disable')) == 1
+
+
+# -- the conductor's dispatch -------------------------------------------------
+
+class Job:
+    def __init__(self, details):
+        self.uuid = 'job-1'
+        self.name = 'vmha-recovery'
+        self.details = details
+
+
+class Board:
+    claim_timeout = 0.3
+
+    def for_conductor(self):
+        return self
+
+    def keepalive(self, job, who):
+        return None
+
+
+@pytest.fixture
+def make_conductor(make_recoverer):
+    def make(name='c1'):
+        return conductor.RecoveryConductor(name, Board(), make_recoverer(),
+                                           max_recoveries=2)
+    return make
+
+
+def test_dispatch_runs_the_recovery_then_consumes(make_conductor, compute,
+                                                  db, recorded):
+    compute.add_instance('i1')
+    assert make_conductor()._dispatch_job(Job({'recovery_id': 'r1'}))
+    rec = db.get_recovery('r1')
+    assert rec.state == db_api.COMPLETED and rec.lease_owner is None
+    assert len(compute.calls_of('evacuate')) == 1
+
+
+def test_dispatch_of_a_finished_recovery_only_consumes(make_conductor,
+                                                      compute, db, recorded):
+    db.update_recovery('r1', state=db_api.COMPLETED)
+    assert make_conductor()._dispatch_job(Job({'recovery_id': 'r1'}))
+    assert compute.calls == []
+
+
+def test_dispatch_waits_for_a_live_owner_and_abandons_on_stop(
+        make_conductor, compute, db, recorded):
+    assert _lease(db, 'c2').take()
+    waiting = make_conductor()
+    threading.Timer(0.2, waiting.stop).start()
+    assert not waiting._dispatch_job(Job({'recovery_id': 'r1'}))
+    assert compute.calls == []
+    assert db.get_recovery('r1').lease_owner == 'c2'
+
+
+def test_dispatch_discards_a_job_without_recovery(make_conductor):
+    assert make_conductor()._dispatch_job(Job({}))

@@ -1,0 +1,156 @@
+"""Runners (in-process or jobboard), job naming and board configuration."""
+
+import logging
+
+import pytest
+
+from vmha.db import api as db_api
+from vmha import exception
+from vmha import jobboard
+from vmha import runner
+from tests.unit.conftest import HOST
+
+
+class FakeJob:
+    def __init__(self, uuid, name, details):
+        self.uuid = uuid
+        self.name = name
+        self.details = details
+
+
+class FakeTaskflowBoard:
+    """The part of a taskflow jobboard vmha.jobboard.Board uses."""
+
+    def __init__(self, fail=None):
+        self.jobs = []
+        self.fail = fail
+
+    def post(self, name, details=None):
+        if self.fail:
+            raise self.fail
+        job = FakeJob('job-%d' % len(self.jobs), name, details)
+        self.jobs.append(job)
+        return job
+
+    def iterjobs(self, ensure_fresh=False):
+        return iter(list(self.jobs))
+
+    def close(self):
+        pass
+
+
+def _board(fail=None, claim_timeout=30.0):
+    return jobboard.Board(FakeTaskflowBoard(fail), 'redis://127.0.0.1:1',
+                          claim_timeout, expiring=True)
+
+
+# -- selection ----------------------------------------------------------------
+
+def test_no_jobboard_url_runs_in_process(conf, make_recoverer):
+    assert conf.jobboard.backend_url == ''
+    chosen = runner.get_runner(conf, make_recoverer())
+    assert isinstance(chosen, runner.InProcessRunner)
+
+
+def test_jobboard_url_posts_jobs(conf, make_recoverer):
+    conf.set_override('backend_url', 'redis://127.0.0.1:6379', 'jobboard')
+    board = _board()
+    chosen = runner.get_runner(conf, make_recoverer(), board=board)
+    assert isinstance(chosen, runner.JobboardRunner)
+    assert chosen.board is board
+
+
+def test_in_process_runner_recovers_now(make_recoverer, compute):
+    compute.add_instance('i1')
+    report = runner.InProcessRunner(make_recoverer()).start(HOST)
+    assert report.state == db_api.COMPLETED
+    assert compute.calls_of('evacuate') == [('evacuate', 'i1', None)]
+
+
+# -- job naming ---------------------------------------------------------------
+
+def test_job_name_is_per_host_and_recovery():
+    assert jobboard.job_name('c1', 'r1') == 'vmha-recovery:c1:r1'
+    assert jobboard.job_name('c1', 'r1') == jobboard.job_name('c1', 'r1')
+    assert jobboard.job_name('c1', 'r2') != jobboard.job_name('c1', 'r1')
+
+
+def test_all_monitors_posting_one_failure_make_one_job(make_recoverer, db,
+                                                       compute):
+    """Every monitor detects the failure; the database admits one."""
+    board = _board()
+    monitors = [runner.JobboardRunner(make_recoverer(), board)
+                for _ in range(3)]
+    report = monitors[0].start(HOST, detected_by='nova')
+    for other in monitors[1:]:
+        with pytest.raises(exception.RecoveryInProgress):
+            other.start(HOST)
+    [job] = board.board.jobs
+    assert job.name == jobboard.job_name(HOST, report.id)
+    assert job.details == {'recovery_id': report.id, 'host': HOST,
+                           'detected_by': 'nova'}
+    assert report.state == db_api.PENDING
+    assert [r.id for r in db.list_recoveries()] == [report.id]
+    assert compute.calls == []          # nothing ran here
+
+
+def test_post_failure_keeps_the_recovery_for_reposting(make_recoverer, db,
+                                                       caplog):
+    board = _board(fail=jobboard.tf_exc.JobFailure('redis is down'))
+    with caplog.at_level(logging.ERROR):
+        report = runner.JobboardRunner(make_recoverer(), board).start(HOST)
+    assert db.get_recovery(report.id).state == db_api.PENDING
+    assert 'recorded but not posted' in caplog.text
+
+
+def test_resume_all_reposts_only_ownerless_recoveries_without_job(
+        make_recoverer, db):
+    board = _board(claim_timeout=1.0)
+    db.create_recovery('lost', HOST, 2)
+    db.create_recovery('owned', 'hostB', 2)
+    db.take_lease('owned', 'conductor-1', 60)
+    db.create_recovery('posted', 'hostC', 2)
+    board.post('hostC', 'posted')
+    _age(db, ('lost', 'owned', 'posted'), seconds=5)
+    reports = runner.JobboardRunner(make_recoverer(), board).resume_all()
+    assert [r.id for r in reports] == ['lost']
+    assert sorted(board.recovery_ids()) == ['lost', 'posted']
+
+
+def _age(db, recovery_ids, seconds):
+    """Pretend the recoveries were recorded ``seconds`` ago."""
+    past = db_api.utcnow() - db_api.datetime.timedelta(seconds=seconds)
+    for rid in recovery_ids:
+        db.update_recovery(rid, created_at=past)
+
+
+# -- board configuration ------------------------------------------------------
+
+def test_redis_board_conf():
+    conf = jobboard.board_conf(
+        'redis://:s%40cret@10.0.0.5:6380/2?socket_timeout=9', 'cloud', 30)
+    assert conf == {'board': 'redis', 'host': '10.0.0.5', 'port': 6380,
+                    'namespace': 'cloud', 'password': 's@cret', 'db': '2',
+                    'socket_timeout': '9', 'socket_connect_timeout': 5.0}
+
+
+def test_zookeeper_board_conf_session_is_the_claim_timeout():
+    conf = jobboard.board_conf('zookeeper://z1:2181,z2:2181', 'cloud', 12.5)
+    assert conf == {'board': 'zookeeper', 'hosts': 'z1:2181,z2:2181',
+                    'path': '/cloud/jobs', 'timeout': 12.5,
+                    'check_compatible': False}
+
+
+def test_unknown_board_scheme_is_a_config_error():
+    with pytest.raises(exception.ConfigError) as err:
+        jobboard.board_conf('etcd3+http://127.0.0.1:2379', 'cloud', 30)
+    assert 'redis:// or zookeeper://' in str(err.value)
+
+
+def test_redis_claims_expire_zookeeper_claims_are_left_alone():
+    redis = _board()
+    assert isinstance(redis.for_conductor(), jobboard.ExpiringClaims)
+    zookeeper = jobboard.Board(FakeTaskflowBoard(), 'zookeeper://z:1', 30,
+                               expiring=False)
+    assert zookeeper.for_conductor() is zookeeper.board
+    assert zookeeper.keepalive(FakeJob('j', 'n', {}), 'me') is None

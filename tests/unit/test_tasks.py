@@ -1,0 +1,728 @@
+"""Every task's execute and revert, run directly on a RecoveryContext."""
+
+import dataclasses
+import datetime
+
+import pytest
+from taskflow.types import failure
+
+from vmha.db import api as db_api
+from vmha import events
+from vmha import exception
+from vmha import fencing
+from vmha import policy
+from vmha.tasks import evacuation
+from vmha.tasks import fencing as fencing_tasks
+from vmha.tasks import instances
+from vmha.tasks import record
+from vmha.tasks import service
+from tests.unit import fakes
+from tests.unit.conftest import HOST
+
+
+class FakeClock:
+    """time.monotonic/time.sleep pair: sleeping advances the clock."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _recovery(db, ctx):
+    return db.get_recovery(ctx.recovery_id)
+
+
+# -- FenceHost ----------------------------------------------------------------
+
+def test_fence_host_confirms_off(make_ctx, db, driver, dispatcher):
+    ctx = make_ctx()
+    result = fencing_tasks.FenceHost(ctx).execute()
+    assert driver.calls == ['status', 'off', 'status']
+    assert result['was_already_off'] is False
+    assert result['polls'] == 1
+    assert result['driver'] == 'fake'
+    rec = _recovery(db, ctx)
+    assert rec.fence_confirmed is True
+    assert rec.fencing_driver == 'fake'
+    assert rec.fenced_at is not None
+    [event] = dispatcher.of_type(events.HOST_FENCED)
+    assert event.payload['polls'] == 1
+    assert event.recovery_id == ctx.recovery_id
+    assert event.host == HOST
+
+
+def test_fence_host_already_off_sends_no_power_off(make_ctx, driver):
+    driver.state = 'off'
+    result = fencing_tasks.FenceHost(make_ctx()).execute()
+    assert driver.calls == ['status']
+    assert result['was_already_off'] is True
+
+
+def test_fence_host_off_after_several_polls(make_ctx):
+    drv = fakes.FakeFencingDriver(states=['on', 'on', 'on', 'off'])
+    result = fencing_tasks.FenceHost(make_ctx(fencing_driver=drv)).execute()
+    assert drv.calls == ['status', 'off', 'status', 'status', 'status']
+    assert result['polls'] == 3
+
+
+@pytest.mark.parametrize('drv, error', [
+    (fakes.FakeFencingDriver(stays_on=True), exception.PowerOffUnconfirmed),
+    (fakes.FakeFencingDriver(error=exception.BMCUnreachable(
+        host=HOST, bmc='192.0.2.10:623', reason='connection refused')),
+     exception.BMCUnreachable),
+])
+def test_fence_host_failure_raises_and_records(make_ctx, db, dispatcher,
+                                               drv, error):
+    ctx = make_ctx(fencing_driver=drv)
+    with pytest.raises(error) as err:
+        fencing_tasks.FenceHost(ctx).execute()
+    assert HOST in str(err.value)
+    rec = _recovery(db, ctx)
+    assert rec.fence_confirmed is False
+    assert rec.fenced_at is None
+    [event] = dispatcher.of_type(events.HOST_FENCE_FAILED)
+    assert event.payload['error'] == str(err.value)
+    assert event.payload['driver'] == 'fake'
+    assert event.priority == events.ERROR
+    assert not dispatcher.of_type(events.HOST_FENCED)
+
+
+def test_fence_unconfirmed_polls_the_configured_count(make_ctx, conf):
+    drv = fakes.FakeFencingDriver(stays_on=True)
+    with pytest.raises(exception.PowerOffUnconfirmed) as err:
+        fencing_tasks.FenceHost(make_ctx(fencing_driver=drv)).execute()
+    count = conf.fencing.power_off_confirm_count
+    assert drv.calls == ['status', 'off'] + ['status'] * count
+    assert 'NOT evacuated' in str(err.value)
+    assert '192.0.2.10:623' in str(err.value)
+
+
+def test_fence_host_revert_does_not_power_on(make_ctx, driver):
+    task = fencing_tasks.FenceHost(make_ctx())
+    task.execute()
+    task.revert(result={'host': HOST})
+    assert 'on' not in driver.calls
+    assert driver.state == 'off'
+
+
+def test_fencer_sleeps_between_polls_only():
+    clock = FakeClock()
+    drv = fakes.FakeFencingDriver(stays_on=True)
+    fencer = fencing.Fencer(drv, confirm_count=4, confirm_interval=2.5,
+                            call_timeout=5, sleep=clock.sleep, clock=clock)
+    with pytest.raises(exception.PowerOffUnconfirmed) as err:
+        fencer.fence(fakes_host())
+    assert clock.sleeps == [2.5, 2.5, 2.5]
+    assert err.value.kwargs['elapsed'] == 7.5
+    assert err.value.kwargs['state'] == 'on'
+
+
+def test_fencer_deadline_on_hung_bmc():
+    import threading
+
+    release = threading.Event()
+
+    class Hung(fakes.FakeFencingDriver):
+        def get_power_state(self, host):
+            release.wait(5)
+            return 'on'
+
+    fencer = fencing.Fencer(Hung(), confirm_count=1, confirm_interval=0,
+                            call_timeout=0.05)
+    try:
+        with pytest.raises(exception.BMCTimeout) as err:
+            fencer.fence(fakes_host())
+    finally:
+        release.set()
+    assert 'power status' in str(err.value)
+    assert HOST in str(err.value)
+
+
+def test_fencer_unknown_power_state_is_not_off():
+    drv = fakes.FakeFencingDriver(states=['on', 'weird', 'weird'])
+    fencer = fencing.Fencer(drv, confirm_count=2, confirm_interval=0,
+                            call_timeout=5)
+    with pytest.raises(exception.PowerOffUnconfirmed) as err:
+        fencer.fence(fakes_host())
+    assert err.value.kwargs['state'] == 'unknown'
+
+
+def fakes_host():
+    from vmha import inventory
+    return inventory.HostSpec(name=HOST, bmc_address='192.0.2.10')
+
+
+# -- ForceDownService / QuickForceDown ----------------------------------------
+
+class StaysUpCompute(fakes.FakeCompute):
+    """force_down is accepted but Nova keeps reporting the service up."""
+
+    def force_down(self, host, forced=True):
+        self._record('force_down', host, forced)
+        self.services[host]['forced_down'] = forced
+        return self._service(host)
+
+
+def test_force_down_service(make_ctx, compute, db, dispatcher):
+    ctx = make_ctx()
+    assert service.ForceDownService(ctx).execute() is True
+    assert compute.calls_of('force_down') == [('force_down', HOST, True)]
+    assert not compute.calls_of('wait_service_down')
+    rec = _recovery(db, ctx)
+    assert rec.forced_down is True
+    assert rec.service_down_at is not None
+    [event] = dispatcher.of_type(events.SERVICE_FORCED_DOWN)
+    assert event.payload['service_id'] == 'svc-' + HOST
+
+
+def test_force_down_waits_when_service_not_reported_down(make_ctx, db,
+                                                         dispatcher):
+    fc = StaysUpCompute()
+    ctx = make_ctx(compute=fc)
+    with pytest.raises(exception.ServiceNotDown):
+        service.ForceDownService(ctx).execute()
+    assert [c[0] for c in fc.calls] == ['force_down', 'wait_service_down']
+    assert _recovery(db, ctx).service_down_at is None
+    assert dispatcher.types() == [events.SERVICE_FORCE_DOWN_FAILED]
+
+
+def test_force_down_failure_raises(make_ctx, compute, dispatcher):
+    compute.fail['force_down'] = exception.ForceDownFailed(
+        host=HOST, binary='nova-compute', reason='HTTP 500')
+    with pytest.raises(exception.ForceDownFailed):
+        service.ForceDownService(make_ctx()).execute()
+    [event] = dispatcher.of_type(events.SERVICE_FORCE_DOWN_FAILED)
+    assert HOST in event.payload['error']
+
+
+def test_force_down_revert_unsets(make_ctx, compute, db):
+    ctx = make_ctx()
+    task = service.ForceDownService(ctx)
+    task.execute()
+    task.revert(result=True)
+    assert compute.calls_of('force_down') == [('force_down', HOST, True),
+                                              ('force_down', HOST, False)]
+    assert compute.services[HOST]['forced_down'] is False
+    assert _recovery(db, ctx).forced_down is False
+
+
+def test_force_down_revert_failure_is_swallowed(make_ctx, compute, db):
+    ctx = make_ctx()
+    task = service.ForceDownService(ctx)
+    task.execute()
+    compute.fail['force_down'] = exception.NovaUnavailable(reason='down')
+    task.revert(result=True)      # logged, not raised
+    assert compute.calls_of('force_down')[-1] == ('force_down', HOST, False)
+    assert _recovery(db, ctx).forced_down is True
+
+
+def test_quick_force_down_success(make_ctx, compute):
+    assert service.QuickForceDown(make_ctx(level=1)).execute() is True
+    assert compute.calls_of('force_down') == [('force_down', HOST, True)]
+
+
+def test_quick_force_down_returns_false_instead_of_raising(make_ctx, compute,
+                                                           dispatcher, db):
+    compute.fail['force_down'] = exception.ForceDownFailed(
+        host=HOST, binary='nova-compute', reason='HTTP 500')
+    ctx = make_ctx(level=1)
+    assert service.QuickForceDown(ctx).execute() is False
+    assert dispatcher.types() == [events.SERVICE_FORCE_DOWN_FAILED]
+    assert _recovery(db, ctx).forced_down is None
+
+
+def test_quick_force_down_not_reported_down_returns_false(make_ctx):
+    fc = StaysUpCompute()
+    assert service.QuickForceDown(make_ctx(level=1, compute=fc)).execute() \
+        is False
+    assert fc.calls_of('force_down') == [('force_down', HOST, True)]
+
+
+# -- WaitServiceDown ----------------------------------------------------------
+
+def test_wait_service_down(make_ctx, compute, db, dispatcher):
+    compute.services[HOST]['state'] = 'down'
+    ctx = make_ctx(level=3)
+    assert service.WaitServiceDown(ctx).execute() is True
+    assert _recovery(db, ctx).service_down_at is not None
+    [event] = dispatcher.of_type(events.SERVICE_DOWN)
+    assert event.payload == {'service_id': 'svc-' + HOST,
+                             'forced_down': False}
+
+
+def test_wait_service_down_timeout(make_ctx, compute, db, dispatcher):
+    ctx = make_ctx(level=3)
+    with pytest.raises(exception.ServiceNotDown) as err:
+        service.WaitServiceDown(ctx).execute()
+    assert HOST in str(err.value)
+    assert _recovery(db, ctx).service_down_at is None
+    assert not dispatcher.of_type(events.SERVICE_DOWN)
+
+
+def test_wait_service_down_passes_configured_timeout(make_ctx, conf):
+    seen = []
+
+    class Recording(fakes.FakeCompute):
+        def wait_service_down(self, host, timeout, interval=1.0):
+            seen.append((host, timeout, interval))
+            self.services[host]['state'] = 'down'
+            return super().wait_service_down(host, timeout, interval)
+
+    service.WaitServiceDown(make_ctx(level=3, compute=Recording())).execute()
+    assert seen == [(HOST, conf.recovery.wait_service_down_timeout,
+                     conf.recovery.wait_service_down_interval)]
+
+
+# -- DisableService -----------------------------------------------------------
+
+def test_disable_service(make_ctx, compute, conf, db, dispatcher):
+    ctx = make_ctx()
+    assert service.DisableService(ctx).execute() is True
+    reason = conf.recovery.disabled_reason
+    assert compute.calls_of('disable') == [('disable', HOST, reason)]
+    assert compute.services[HOST]['status'] == 'disabled'
+    assert _recovery(db, ctx).disabled_at is not None
+    [event] = dispatcher.of_type(events.SERVICE_DISABLED)
+    assert event.payload['reason'] == reason
+
+
+def test_disable_service_revert_enables(make_ctx, compute):
+    task = service.DisableService(make_ctx())
+    task.execute()
+    task.revert(result=True)
+    assert compute.calls_of('enable') == [('enable', HOST)]
+    assert compute.services[HOST]['status'] == 'enabled'
+
+
+def test_disable_service_revert_skipped_after_failure(make_ctx, compute):
+    task = service.DisableService(make_ctx())
+    task.revert(result=failure.Failure.from_exception(
+        exception.NovaUnavailable(reason='x')))
+    assert not compute.calls_of('enable')
+
+
+def test_disable_service_revert_error_is_swallowed(make_ctx, compute):
+    task = service.DisableService(make_ctx())
+    task.execute()
+    compute.fail['enable'] = exception.NovaUnavailable(reason='x')
+    task.revert(result=True)
+    assert compute.calls_of('enable') == [('enable', HOST)]
+
+
+# -- ListInstances ------------------------------------------------------------
+
+def test_list_instances_records_rows_and_skips(make_ctx, compute, db,
+                                               dispatcher):
+    compute.add_instance('a1', metadata={'HA_Enabled': 'True'})
+    compute.add_instance('b2')
+    compute.add_instance('p1', vm_state='paused')
+    compute.add_instance('t1', task_state='migrating')
+    compute.add_instance('elsewhere', host='hostB')
+    ctx = make_ctx()
+    plan = instances.ListInstances(ctx).execute()
+    assert compute.calls_of('list_instances') == [('list_instances', HOST)]
+    assert [(e['id'], e['action']) for e in plan] == [
+        ('a1', policy.EVACUATE), ('b2', policy.EVACUATE),
+        ('p1', policy.SKIP), ('t1', policy.SKIP)]
+    rows = {r.instance_id: r for r in db.list_evacuations(ctx.recovery_id)}
+    assert set(rows) == {'a1', 'b2', 'p1', 't1'}
+    assert rows['a1'].status == db_api.EVAC_PENDING
+    assert rows['a1'].source_host == HOST
+    assert rows['a1'].original_vm_state == 'active'
+    assert rows['a1'].instance_name == 'vm-a1'
+    assert rows['p1'].status == db_api.EVAC_SKIPPED
+    assert 'paused' in rows['p1'].reason
+    assert rows['t1'].status == db_api.EVAC_SKIPPED
+    assert 'migrating' in rows['t1'].reason
+    skipped = dispatcher.of_type(events.INSTANCE_SKIPPED)
+    assert sorted(e.payload['instance_id'] for e in skipped) == ['p1', 't1']
+    assert all(e.payload['reason'] for e in skipped)
+    assert db.get_recovery(ctx.recovery_id).instances_listed_at is not None
+
+
+def test_list_instances_is_idempotent(make_ctx, compute, db):
+    compute.add_instance('a1')
+    ctx = make_ctx()
+    instances.ListInstances(ctx).execute()
+    instances.ListInstances(ctx).execute()
+    assert len(db.list_evacuations(ctx.recovery_id)) == 1
+
+
+# -- EvacuateInstance ---------------------------------------------------------
+
+def _plan(ctx, compute):
+    return {e['id']: e for e in instances.ListInstances(ctx).execute()}
+
+
+def _evacuate(ctx, compute, iid, **kwargs):
+    entry = _plan(ctx, compute)[iid]
+    compute.calls.clear()
+    return evacuation.EvacuateInstance(ctx, entry, **kwargs).execute()
+
+
+def _row(db, ctx, iid):
+    return db.get_evacuation(ctx.recovery_id, iid)
+
+
+def test_evacuate_success(make_ctx, compute, db, dispatcher):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    result = _evacuate(ctx, compute, 'i1')
+    assert result == {'id': 'i1', 'status': db_api.EVAC_DONE,
+                      'target_host': 'hostB'}
+    assert compute.calls_of('evacuate') == [('evacuate', 'i1', None)]
+    assert not compute.calls_of('start')
+    row = _row(db, ctx, 'i1')
+    assert row.status == db_api.EVAC_DONE
+    assert row.target_host == 'hostB'
+    assert row.evacuate_calls == 1
+    assert row.issued_at is not None and row.confirmed_at is not None
+    assert row.reason is None
+    assert db.get_recovery(ctx.recovery_id).first_evacuation_at is not None
+    types = dispatcher.types()
+    assert types.index(events.INSTANCE_EVACUATE_STARTED) < types.index(
+        events.INSTANCE_EVACUATED)
+    [done] = dispatcher.of_type(events.INSTANCE_EVACUATED)
+    assert done.payload['target_host'] == 'hostB'
+    assert done.payload['vm_state'] == 'active'
+
+
+def test_evacuate_2_95_stopped_result_is_started(make_ctx, db):
+    fc = fakes.FakeCompute(end_stopped=True)
+    fc.add_instance('i1')
+    ctx = make_ctx(compute=fc)
+    result = _evacuate(ctx, fc, 'i1')
+    assert result['status'] == db_api.EVAC_DONE
+    assert fc.calls_of('start') == [('start', 'i1')]
+    assert fc.instances['i1']['vm_state'] == 'active'
+    assert fc.instances['i1']['host'] == 'hostB'
+
+
+@pytest.mark.parametrize('end_stopped', [False, True])
+def test_evacuate_stopped_stays_stopped(make_ctx, db, end_stopped):
+    fc = fakes.FakeCompute(end_stopped=end_stopped)
+    fc.add_instance('s1', vm_state='stopped')
+    ctx = make_ctx(compute=fc)
+    assert _evacuate(ctx, fc, 's1')['status'] == db_api.EVAC_DONE
+    assert not fc.calls_of('start')
+    assert fc.instances['s1']['vm_state'] == 'stopped'
+    assert _row(db, ctx, 's1').status == db_api.EVAC_DONE
+
+
+def test_evacuate_stopped_that_came_back_active_is_stopped(make_ctx):
+    class ComesBackActive(fakes.FakeCompute):
+        def get_instance(self, iid):
+            inst = super().get_instance(iid)
+            if inst.host == 'hostB' and not self.calls_of('stop'):
+                self.instances[iid]['vm_state'] = 'active'
+                inst = super().get_instance(iid)
+            return inst
+
+    fc = ComesBackActive()
+    fc.add_instance('s1', vm_state='stopped')
+    ctx = make_ctx(compute=fc)
+    assert _evacuate(ctx, fc, 's1')['status'] == db_api.EVAC_DONE
+    assert fc.calls_of('stop') == [('stop', 's1')]
+    assert fc.instances['s1']['vm_state'] == 'stopped'
+
+
+@pytest.mark.parametrize('end_stopped', [False, True])
+def test_evacuate_error_instance_is_reset_to_error(make_ctx, db, end_stopped):
+    fc = fakes.FakeCompute(end_stopped=end_stopped)
+    fc.add_instance('e1', vm_state='error')
+    ctx = make_ctx(compute=fc)
+    result = _evacuate(ctx, fc, 'e1')
+    assert result['status'] == db_api.EVAC_DONE
+    assert fc.calls_of('reset_state') == [('reset_state', 'e1', 'error')]
+    assert not fc.calls_of('start')
+    assert fc.instances['e1']['vm_state'] == 'error'
+
+
+def test_evacuate_refused_is_returned_not_raised(make_ctx, compute, db,
+                                                 dispatcher):
+    compute.add_instance('i1')
+    compute.fail_evacuate['i1'] = exception.EvacuateRefused(
+        instance='i1', reason='HTTP 400 Compute service of hostA is in use')
+    ctx = make_ctx()
+    result = _evacuate(ctx, compute, 'i1')
+    assert result['status'] == db_api.EVAC_FAILED
+    assert 'refused' in result['error'] and 'i1' in result['error']
+    row = _row(db, ctx, 'i1')
+    assert row.status == db_api.EVAC_FAILED
+    assert row.reason == result['error']
+    [event] = dispatcher.of_type(events.INSTANCE_EVACUATE_FAILED)
+    assert event.payload['instance_id'] == 'i1'
+    assert event.payload['error'] == result['error']
+    assert not dispatcher.of_type(events.INSTANCE_EVACUATED)
+
+
+def test_evacuate_never_lands_times_out(make_ctx, compute, conf, db):
+    compute.add_instance('i1')
+    compute.never_lands.add('i1')
+    clock = FakeClock()
+    ctx = make_ctx()
+    result = _evacuate(ctx, compute, 'i1', sleep=clock.sleep, clock=clock)
+    assert result['status'] == db_api.EVAC_FAILED
+    assert 'did not complete its evacuation within 5s' in result['error']
+    assert 'task_state=rebuilding' in result['error']
+    assert clock.now >= conf.evacuation.confirm_timeout
+    assert set(clock.sleeps) == {conf.evacuation.confirm_interval}
+    row = _row(db, ctx, 'i1')
+    assert row.status == db_api.EVAC_FAILED
+    assert row.confirmed_at is None
+    assert 'did not complete' in row.reason
+
+
+def test_evacuate_rebuild_back_on_failed_host_fails(make_ctx, compute, conf,
+                                                     db):
+    conf.set_override('target_host_policy', 'fixed', 'evacuation')
+    conf.set_override('target_hosts', {HOST: HOST}, 'evacuation')
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    result = _evacuate(ctx, compute, 'i1')
+    assert compute.calls_of('evacuate') == [('evacuate', 'i1', HOST)]
+    assert result['status'] == db_api.EVAC_FAILED
+    assert 'rebuild ended on the failed host' in result['error']
+
+
+def test_evacuate_waits_through_novas_stop_on_the_failed_host(
+        make_ctx, compute):
+    """From 2.95 Nova stops the rebuilt instance before it moves ``host``:
+    a moment with no task state on the failed host is not a failure while
+    Nova's evacuation record is still going."""
+    compute.add_instance('i1')
+    compute.rebuild_polls = 3
+    compute.migrations['i1'] = [fakes.FakeMigration(
+        source_compute=HOST, status='accepted',
+        created_at='2026-01-01T00:00:00')]
+    get_instance = compute.get_instance
+    shown = []
+
+    def between_stop_and_move(iid):
+        inst = get_instance(iid)
+        if inst.task_state == 'rebuilding' and not shown:
+            shown.append(iid)
+            return dataclasses.replace(inst, task_state=None,
+                                       vm_state='stopped')
+        return inst
+
+    compute.get_instance = between_stop_and_move
+    result = _evacuate(make_ctx(), compute, 'i1', sleep=lambda s: None)
+    assert shown == ['i1']
+    assert result['status'] == db_api.EVAC_DONE, result
+    assert result['target_host'] != HOST
+    assert compute.calls_of('list_evacuations') == [
+        ('list_evacuations', 'i1')]
+
+
+def test_evacuate_rerun_after_confirmation_does_nothing_again(
+        make_ctx, compute, dispatcher):
+    """Resume is at-least-once: a run killed after confirming, before
+    taskflow saved its result, runs again; it must not ask Nova or notify
+    again."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    first = evacuation.EvacuateInstance(ctx, entry).execute()
+    compute.calls.clear()
+    again = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert again == first
+    assert compute.calls == []
+    assert len(dispatcher.of_type(events.INSTANCE_EVACUATED)) == 1
+
+
+def test_evacuate_fixed_target_host(make_ctx, compute, conf):
+    conf.set_override('target_host_policy', 'fixed', 'evacuation')
+    conf.set_override('target_hosts', {HOST: 'spare1'}, 'evacuation')
+    compute.add_instance('i1')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert compute.calls_of('evacuate') == [('evacuate', 'i1', 'spare1')]
+    assert result['target_host'] == 'spare1'
+
+
+def test_evacuate_passes_on_shared_storage(make_ctx, compute, conf):
+    seen = []
+
+    class Recording(fakes.FakeCompute):
+        def evacuate(self, iid, target_host=None, on_shared_storage=False):
+            seen.append(on_shared_storage)
+            return super().evacuate(iid, target_host, on_shared_storage)
+
+    conf.set_override('on_shared_storage', True, 'evacuation')
+    fc = Recording()
+    fc.add_instance('i1')
+    _evacuate(make_ctx(compute=fc), fc, 'i1')
+    assert seen == [True]
+
+
+def test_evacuate_instance_gone_is_failed(make_ctx, compute, db):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    compute.fail['get_instance'] = exception.InstanceNotFound(instance='i1')
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_FAILED
+    assert 'i1 not found' in result['error']
+    assert not compute.calls_of('evacuate')
+
+
+def test_evacuate_idempotent_already_on_other_host(make_ctx, compute, db):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    compute.instances['i1']['host'] = 'hostC'   # moved since the plan
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert not compute.calls_of('evacuate')
+    assert result == {'id': 'i1', 'status': db_api.EVAC_DONE,
+                      'target_host': 'hostC'}
+    assert _row(db, ctx, 'i1').evacuate_calls == 0
+
+
+def test_evacuate_idempotent_rebuild_in_progress(make_ctx, compute, db):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    compute.start_rebuild('i1', polls=2)
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert not compute.calls_of('evacuate')
+    assert result['status'] == db_api.EVAC_DONE
+    assert result['target_host'] == 'hostB'
+    assert _row(db, ctx, 'i1').evacuate_calls == 0
+
+
+def _issued_before(db, ctx, iid):
+    db.count_evacuate_call(ctx.recovery_id, iid)
+    return db.get_evacuation(ctx.recovery_id, iid).issued_at
+
+
+def _nova_time(when):
+    return when.strftime('%Y-%m-%dT%H:%M:%S.%f')
+
+
+def test_evacuate_idempotent_request_reached_nova(make_ctx, compute, db):
+    """DB counted a call and Nova has its migration: do not ask again."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    issued = _issued_before(db, ctx, 'i1')
+    compute.migrations['i1'] = [fakes.FakeMigration(
+        source_compute=HOST, status='accepted',
+        created_at=_nova_time(issued))]
+    # Nova accepted the request but has not started the rebuild yet
+    compute.start_rebuild('i1', polls=2, task_state=None)
+    compute.calls.clear()
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert compute.calls_of('list_evacuations') == [('list_evacuations',
+                                                     'i1')]
+    assert not compute.calls_of('evacuate')
+    assert result['status'] == db_api.EVAC_DONE
+    assert _row(db, ctx, 'i1').evacuate_calls == 1
+
+
+@pytest.mark.parametrize('migration', [
+    None,                                           # request never reached
+    fakes.FakeMigration(source_compute=HOST, status='error',
+                        created_at='NOW'),
+    fakes.FakeMigration(source_compute='hostZ', status='done',
+                        created_at='NOW'),
+    fakes.FakeMigration(source_compute=HOST, status='done',
+                        created_at='OLD'),          # an older evacuation
+])
+def test_evacuate_counted_call_without_matching_migration_retries(
+        make_ctx, compute, db, migration):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    issued = _issued_before(db, ctx, 'i1')
+    if migration is not None:
+        when = issued if migration.created_at == 'NOW' else (
+            issued - datetime.timedelta(hours=2))
+        migration.created_at = _nova_time(when)
+        compute.migrations['i1'] = [migration]
+    compute.calls.clear()
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert compute.calls_of('evacuate') == [('evacuate', 'i1', None)]
+    assert result['status'] == db_api.EVAC_DONE
+    row = _row(db, ctx, 'i1')
+    assert row.evacuate_calls == 2
+    assert row.issued_at == issued          # first issue time is kept
+
+
+def test_evacuate_revert_makes_no_calls(make_ctx, compute):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    compute.calls.clear()
+    evacuation.EvacuateInstance(ctx, entry).revert(result={'id': 'i1'})
+    assert compute.calls == []
+
+
+def test_evacuate_task_names_are_stable(make_ctx):
+    entry = {'id': 'abc', 'name': 'vm', 'vm_state': 'active'}
+    ctx = make_ctx()
+    assert evacuation.EvacuateInstance(ctx, entry).name == 'evacuate-abc'
+    assert fencing_tasks.FenceHost(ctx).name == 'fence-host'
+
+
+# -- RecordOutcome ------------------------------------------------------------
+
+def _outcome(ctx, db, statuses):
+    for iid, status in statuses.items():
+        db.save_evacuation(ctx.recovery_id, iid, source_host=HOST,
+                           status=status)
+    return record.RecordOutcome(ctx).execute()
+
+
+def test_record_outcome_completed(make_ctx, db, dispatcher, host_spec):
+    db.add_host(host_spec)
+    ctx = make_ctx()
+    result = _outcome(ctx, db, {'a': db_api.EVAC_DONE,
+                                'b': db_api.EVAC_SKIPPED})
+    assert result == {'state': db_api.COMPLETED,
+                      'counts': {db_api.EVAC_DONE: 1, db_api.EVAC_SKIPPED: 1}}
+    rec = db.get_recovery(ctx.recovery_id)
+    assert rec.state == db_api.COMPLETED
+    assert rec.finished_at is not None
+    assert db.host_state(HOST) == 'evacuated'
+    [event] = dispatcher.of_type(events.RECOVERY_COMPLETED)
+    assert event.payload['state'] == db_api.COMPLETED
+
+
+@pytest.mark.parametrize('bad', [db_api.EVAC_FAILED, db_api.EVAC_PENDING,
+                                 db_api.EVAC_IN_PROGRESS])
+def test_record_outcome_completed_with_errors(make_ctx, db, dispatcher, bad):
+    ctx = make_ctx()
+    result = _outcome(ctx, db, {'a': db_api.EVAC_DONE, 'b': bad})
+    assert result['state'] == db_api.COMPLETED_WITH_ERRORS
+    assert db.get_recovery(ctx.recovery_id).state == \
+        db_api.COMPLETED_WITH_ERRORS
+    [event] = dispatcher.of_type(events.RECOVERY_COMPLETED_WITH_ERRORS)
+    assert event.payload[bad] == 1
+    assert event.priority == events.WARNING
+    assert not dispatcher.of_type(events.RECOVERY_COMPLETED)
+
+
+def test_record_outcome_no_instances_is_completed(make_ctx, db):
+    ctx = make_ctx()
+    assert _outcome(ctx, db, {})['state'] == db_api.COMPLETED
+
+
+def test_record_outcome_timestamps_from_rows(make_ctx, db):
+    ctx = make_ctx()
+    t0 = datetime.datetime(2030, 1, 1, 12, 0, 0)
+    for n, iid in enumerate(('a', 'b')):
+        db.save_evacuation(ctx.recovery_id, iid, source_host=HOST,
+                           status=db_api.EVAC_DONE,
+                           issued_at=t0 + datetime.timedelta(seconds=n),
+                           confirmed_at=t0 + datetime.timedelta(seconds=9 + n))
+    record.RecordOutcome(ctx).execute()
+    rec = db.get_recovery(ctx.recovery_id)
+    assert rec.first_evacuation_at == t0
+    assert rec.last_confirmed_at == t0 + datetime.timedelta(seconds=10)

@@ -1,0 +1,1 @@
+"""vmha: keep Nova instances alive when their compute host dies."""

@@ -1,0 +1,340 @@
+"""The only module that talks to Nova.
+
+python-novaclient over a keystoneauth session built from the ``[nova]``
+options. The microversion is negotiated once with the server (or pinned by
+``[nova] api_version``) and every call picks the request shape that version
+wants:
+
+* force-down, disable, enable: host + binary up to 2.52, service UUID from
+  2.53 (``PUT /os-services/{id}``);
+* evacuate: ``onSharedStorage`` below 2.14; ``force`` exists 2.29-2.67 and vmha
+  never sets it (a given host still goes through the scheduler); from 2.95 the
+  evacuated instance is left stopped at the destination, so the caller starts
+  it again when it was running before.
+
+Nova and keystoneauth errors become :mod:`vmha.exception` errors whose
+messages say what failed (unknown host, evacuate refused, Nova unreachable).
+"""
+
+import contextlib
+import dataclasses
+import time
+
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
+from novaclient import api_versions
+from novaclient import client as nova_client
+from novaclient import exceptions as nova_exc
+from oslo_log import log as logging
+
+from vmha import exception
+
+LOG = logging.getLogger(__name__)
+
+MIN_VERSION = api_versions.APIVersion('2.11')   # forced_down
+SERVICE_UUID_VERSION = api_versions.APIVersion('2.53')
+NO_SHARED_STORAGE_ARG_VERSION = api_versions.APIVersion('2.14')
+EVACUATE_TO_STOPPED_VERSION = api_versions.APIVersion('2.95')
+MIGRATION_FILTER_VERSION = api_versions.APIVersion('2.59')
+
+STATE_UP = 'up'
+STATE_DOWN = 'down'
+
+# vm_state values (OS-EXT-STS:vm_state)
+VM_ACTIVE = 'active'
+VM_STOPPED = 'stopped'
+VM_ERROR = 'error'
+EVACUABLE_VM_STATES = (VM_ACTIVE, VM_STOPPED, VM_ERROR)
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    """A nova-compute service as Nova reports it."""
+
+    id: str
+    host: str
+    binary: str
+    status: str          # enabled / disabled
+    state: str           # up / down
+    forced_down: bool
+    disabled_reason: str = None
+
+    @classmethod
+    def from_nova(cls, svc):
+        return cls(id=str(svc.id), host=svc.host, binary=svc.binary,
+                   status=svc.status, state=svc.state,
+                   forced_down=bool(getattr(svc, 'forced_down', False)),
+                   disabled_reason=getattr(svc, 'disabled_reason', None))
+
+    @property
+    def is_down(self):
+        return self.state == STATE_DOWN
+
+
+@dataclasses.dataclass(frozen=True)
+class Instance:
+    """The fields of a server vmha decides and confirms evacuations with."""
+
+    id: str
+    name: str
+    status: str
+    vm_state: str
+    task_state: str
+    host: str
+    metadata: dict = dataclasses.field(default_factory=dict)
+    fault: str = None
+
+    @classmethod
+    def from_nova(cls, server):
+        fault = getattr(server, 'fault', None) or {}
+        return cls(id=server.id, name=server.name, status=server.status,
+                   vm_state=getattr(server, 'OS-EXT-STS:vm_state', None),
+                   task_state=getattr(server, 'OS-EXT-STS:task_state', None),
+                   host=getattr(server, 'OS-EXT-SRV-ATTR:host', None),
+                   metadata=dict(getattr(server, 'metadata', {}) or {}),
+                   fault=fault.get('message'))
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def load_session(conf, group='nova'):
+    """A keystoneauth session from the ``[nova]`` auth and session options."""
+    auth = ks_loading.load_auth_from_conf_options(conf, group)
+    if auth is None:
+        raise exception.ConfigError(
+            reason='[%s] auth_type is not set: vmha needs credentials to '
+                   'reach Nova' % group)
+    return ks_loading.load_session_from_conf_options(conf, group, auth=auth)
+
+
+@contextlib.contextmanager
+def nova_errors(action, not_found=None):
+    """Translate novaclient/keystoneauth errors raised while doing ``action``.
+
+    ``not_found``: the vmha exception to raise on HTTP 404, if any.
+    """
+    try:
+        yield
+    except nova_exc.NotFound as err:
+        if not_found is not None:
+            raise not_found from err
+        raise exception.NovaError(reason='%s: %s' % (action, err)) from err
+    except nova_exc.ClientException as err:
+        raise exception.NovaError(
+            reason='%s: HTTP %s %s' % (action, err.code, err)) from err
+    except (ks_exc.ConnectionError, ks_exc.DiscoveryFailure) as err:
+        raise exception.NovaUnavailable(
+            reason='%s: %s' % (action, err)) from err
+    except ks_exc.ClientException as err:
+        raise exception.NovaError(reason='%s: %s' % (action, err)) from err
+
+
+class ComputeAPI:
+    """Microversion-aware facade over the Compute API.
+
+    Thread-safe for the calls vmha makes (one keystoneauth session, novaclient
+    clients are cheap per-version views of it).
+    """
+
+    def __init__(self, session, region_name=None, interface=None,
+                 service_type='compute', endpoint_override=None,
+                 api_version='auto', binary='nova-compute'):
+        self._session = session
+        self._client_kwargs = dict(region_name=region_name,
+                                   service_type=service_type,
+                                   endpoint_override=endpoint_override)
+        if interface:
+            self._client_kwargs['endpoint_type'] = interface
+        self._requested_version = api_version
+        self._version = None
+        self.binary = binary
+
+    @classmethod
+    def from_conf(cls, conf):
+        """Build from the ``[nova]`` options (keystoneauth-registered)."""
+        nova = conf.nova
+        interfaces = nova.valid_interfaces or ['public']
+        return cls(load_session(conf),
+                   region_name=nova.region_name,
+                   interface=interfaces[0],
+                   service_type=nova.service_type,
+                   endpoint_override=nova.endpoint_override,
+                   api_version=nova.api_version,
+                   binary=conf.recovery.compute_binary)
+
+    # -- microversion -------------------------------------------------------
+
+    @property
+    def version(self):
+        """The APIVersion every call uses, negotiated on first use."""
+        if self._version is None:
+            self._version = self._negotiate()
+            LOG.info('Using compute API microversion %s',
+                     self._version.get_string())
+        return self._version
+
+    def _negotiate(self):
+        base = self._client(api_versions.APIVersion('2.1'))
+        wanted = ('2.latest' if self._requested_version == 'auto'
+                  else self._requested_version)
+        requested = api_versions.APIVersion(wanted)
+        with nova_errors('microversion negotiation'):
+            try:
+                version = api_versions.discover_version(base, requested)
+            except nova_exc.UnsupportedVersion as err:
+                raise exception.UnsupportedMicroversion(
+                    version=wanted, reason=err) from err
+        if version < MIN_VERSION:
+            raise exception.UnsupportedMicroversion(
+                version=version.get_string(),
+                reason='vmha needs at least %s (forced_down)'
+                       % MIN_VERSION.get_string())
+        return version
+
+    def _client(self, version=None):
+        return nova_client.Client(version or self.version,
+                                  session=self._session,
+                                  **self._client_kwargs)
+
+    @property
+    def uses_service_uuid(self):
+        return self.version >= SERVICE_UUID_VERSION
+
+    @property
+    def evacuates_to_stopped(self):
+        return self.version >= EVACUATE_TO_STOPPED_VERSION
+
+    # -- services -----------------------------------------------------------
+
+    def list_services(self, binary=None):
+        with nova_errors('list %s services' % (binary or 'all')):
+            return [Service.from_nova(s) for s in
+                    self._client().services.list(binary=binary or self.binary)]
+
+    def get_service(self, host):
+        """The compute service of ``host``; ComputeServiceNotFound if none."""
+        with nova_errors('get %s service of host %s' % (self.binary, host)):
+            found = self._client().services.list(host=host,
+                                                 binary=self.binary)
+        for svc in found:
+            if svc.host == host:
+                return Service.from_nova(svc)
+        raise exception.ComputeServiceNotFound(host=host, binary=self.binary)
+
+    def _service_call(self, host, action, by_uuid, by_host):
+        """Call ``by_uuid(id)`` (2.53+) or ``by_host(host, binary)``."""
+        svc = self.get_service(host)
+        with nova_errors('%s %s on %s' % (action, self.binary, host),
+                         exception.ComputeServiceNotFound(
+                             host=host, binary=self.binary)):
+            if self.uses_service_uuid:
+                by_uuid(svc.id)
+            else:
+                by_host(host, self.binary)
+        return self.get_service(host)
+
+    def force_down(self, host, forced=True):
+        """Set (or unset) ``forced_down``; return the updated Service."""
+        services = self._client().services
+        try:
+            return self._service_call(
+                host, 'force-down' if forced else 'unset force-down',
+                lambda sid: services.force_down(sid, forced),
+                lambda h, b: services.force_down(h, b, forced))
+        except exception.NovaError as err:
+            if isinstance(err, exception.ComputeServiceNotFound):
+                raise
+            raise exception.ForceDownFailed(host=host, binary=self.binary,
+                                            reason=err) from err
+
+    def disable(self, host, reason):
+        services = self._client().services
+        return self._service_call(
+            host, 'disable',
+            lambda sid: services.disable_log_reason(sid, reason),
+            lambda h, b: services.disable_log_reason(h, b, reason))
+
+    def enable(self, host):
+        services = self._client().services
+        return self._service_call(host, 'enable', services.enable,
+                                  services.enable)
+
+    def wait_service_down(self, host, timeout, interval=1.0,
+                          sleep=time.sleep, clock=time.monotonic):
+        """Poll until Nova reports ``host``'s service down; return it.
+
+        Raises ServiceNotDown after ``timeout`` seconds.
+        """
+        deadline = clock() + timeout
+        while True:
+            svc = self.get_service(host)
+            if svc.is_down:
+                return svc
+            if clock() >= deadline:
+                raise exception.ServiceNotDown(host=host, binary=self.binary,
+                                               timeout=timeout)
+            sleep(interval)
+
+    # -- instances ----------------------------------------------------------
+
+    def list_instances(self, host):
+        """Every instance Nova places on ``host``, all tenants, all pages."""
+        with nova_errors('list instances on host %s' % host):
+            servers = self._client().servers.list(
+                detailed=True, limit=-1,
+                search_opts={'all_tenants': True, 'host': host})
+        return [Instance.from_nova(s) for s in servers]
+
+    def get_instance(self, instance_id):
+        with nova_errors('get instance %s' % instance_id,
+                         exception.InstanceNotFound(instance=instance_id)):
+            return Instance.from_nova(
+                self._client().servers.get(instance_id))
+
+    def evacuate(self, instance_id, target_host=None,
+                 on_shared_storage=False):
+        """Ask Nova to rebuild ``instance_id`` on another host.
+
+        Returns once Nova accepted the request (HTTP 200). A refusal (service
+        still up, bad state, no valid host...) raises EvacuateRefused.
+        """
+        kwargs = {'host': target_host}
+        if self.version < NO_SHARED_STORAGE_ARG_VERSION:
+            kwargs['on_shared_storage'] = on_shared_storage
+        servers = self._client().servers
+        try:
+            with nova_errors('evacuate instance %s' % instance_id,
+                             exception.InstanceNotFound(
+                                 instance=instance_id)):
+                servers.evacuate(instance_id, **kwargs)
+        except exception.InstanceNotFound:
+            raise
+        except exception.NovaUnavailable:
+            raise
+        except exception.NovaError as err:
+            raise exception.EvacuateRefused(instance=instance_id,
+                                            reason=err) from err
+
+    def start(self, instance_id):
+        with nova_errors('start instance %s' % instance_id,
+                         exception.InstanceNotFound(instance=instance_id)):
+            self._client().servers.start(instance_id)
+
+    def stop(self, instance_id):
+        with nova_errors('stop instance %s' % instance_id,
+                         exception.InstanceNotFound(instance=instance_id)):
+            self._client().servers.stop(instance_id)
+
+    def reset_state(self, instance_id, state):
+        with nova_errors('reset state of instance %s' % instance_id,
+                         exception.InstanceNotFound(instance=instance_id)):
+            self._client().servers.reset_state(instance_id, state)
+
+    def list_evacuations(self, instance_id):
+        """Evacuation migration records of an instance (newest first)."""
+        with nova_errors('list migrations of instance %s' % instance_id):
+            client = self._client(MIGRATION_FILTER_VERSION)
+            migrations = client.migrations.list(
+                instance_uuid=instance_id, migration_type='evacuation')
+        return sorted(migrations, key=lambda m: m.created_at, reverse=True)

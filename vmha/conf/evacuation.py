@@ -1,0 +1,81 @@
+"""[evacuation]: which instances are rebuilt, where, and how fast."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'evacuation',
+    title='Evacuation options',
+    help='Which instances of a failed host are evacuated, to where, how '
+         'many at once, and how their completion is confirmed.')
+
+POLICY_SCHEDULER = 'scheduler'
+POLICY_FIXED = 'fixed'
+
+OPTS = [
+    cfg.IntOpt(
+        'max_workers',
+        default=16,
+        min=1,
+        max=256,
+        help='Evacuations run in parallel, at most this many at once. 1 '
+             'evacuates one instance after the other.'),
+    cfg.StrOpt(
+        'target_host_policy',
+        default=POLICY_SCHEDULER,
+        choices=[
+            (POLICY_SCHEDULER, 'Nova\'s scheduler picks the target host.'),
+            (POLICY_FIXED, 'Each failed host has a fixed target host in '
+             'target_hosts (a reserved/spare host); Nova still validates '
+             'it.'),
+        ],
+        help='How the target host of an evacuation is chosen.'),
+    cfg.DictOpt(
+        'target_hosts',
+        default={},
+        help='With target_host_policy=fixed: failed host -> target host, e.g. '
+             '"compute1:spare1,compute2:spare1".'),
+    cfg.StrOpt(
+        'ha_enabled_metadata_key',
+        default='HA_Enabled',
+        help='Instance metadata key marking an instance for evacuation '
+             '(value "True", case-insensitive).'),
+    cfg.BoolOpt(
+        'evacuate_all_instances',
+        default=True,
+        help='Evacuate every instance of the failed host. When false, only '
+             'instances whose ha_enabled_metadata_key metadata is true are '
+             'evacuated; the others are recorded as skipped.'),
+    cfg.BoolOpt(
+        'skip_error_instances',
+        default=False,
+        help='Leave instances in ERROR state on the failed host (recorded as '
+             'skipped). When false they are evacuated and come back in '
+             'ERROR state, as they were.'),
+    cfg.BoolOpt(
+        'on_shared_storage',
+        default=False,
+        help='Whether instance disks live on shared storage. Only sent to '
+             'Nova below compute API microversion 2.14; newer Nova detects '
+             'it by itself.'),
+    cfg.IntOpt(
+        'confirm_timeout',
+        default=300,
+        min=1,
+        help='Seconds to wait, per instance, for an evacuation to complete '
+             '(instance on another host, no task, original power state '
+             'restored) before it is recorded as failed.'),
+    cfg.FloatOpt(
+        'confirm_interval',
+        default=1.0,
+        min=0.1,
+        help='Seconds between two polls of an instance being evacuated.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: OPTS}

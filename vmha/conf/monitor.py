@@ -1,0 +1,67 @@
+"""[monitor]: how vmha-monitor detects failed hosts."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'monitor',
+    title='Monitor options',
+    help='vmha-monitor watches the compute hosts and recovers failed ones. '
+         'The exact rule a host is declared failed by is in the README '
+         '("Detection") and in vmha/detection/decision.py.')
+
+OPTS = [
+    cfg.ListOpt(
+        'detection_sources',
+        default=['nova', 'heartbeat'],
+        help='Detection sources to run each poll (entry point namespace '
+             'vmha.detection). "heartbeat": vmha-agent membership in '
+             '[coordination] (seconds; needs vmha-agent on the hosts). '
+             '"nova": the nova-compute service state (needs no agent; as slow '
+             'as Nova\'s service_down_time). With both, a host with a live '
+             'agent is never recovered on Nova\'s word alone, and a host '
+             'without an agent is still covered by Nova.'),
+    cfg.FloatOpt(
+        'poll_interval',
+        default=5.0,
+        min=0.5,
+        help='Seconds between two looks at the detection sources. Failure '
+             'detection takes at most [coordination] heartbeat_timeout + '
+             'poll_interval with agents.'),
+    cfg.IntOpt(
+        'max_failed_hosts_percent',
+        default=50,
+        min=1,
+        max=100,
+        help='Mass-failure guard: when more than this share of compute hosts '
+             'is suspected failed within mass_failure_window, the monitor is '
+             'probably the one cut off; it raises one alert '
+             '(vmha.host.failure.mass) and evacuates nothing until an '
+             'operator acts.'),
+    cfg.IntOpt(
+        'max_failed_hosts',
+        default=0,
+        min=0,
+        help='Mass-failure guard as an absolute count of hosts suspected '
+             'within mass_failure_window (0: no absolute limit).'),
+    cfg.FloatOpt(
+        'mass_failure_window',
+        default=60.0,
+        min=1.0,
+        help='Seconds within which suspected host failures count together '
+             'for the mass-failure guard.'),
+    cfg.IntOpt(
+        'retry_failed_after',
+        default=300,
+        min=0,
+        help='Seconds before a host whose last recovery failed (e.g. fencing '
+             'not confirmed) is tried again.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: OPTS}

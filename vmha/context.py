@@ -1,0 +1,37 @@
+"""What every task of one recovery needs, injected rather than global.
+
+A RecoveryContext is built by the runner for one recovery and handed to each
+task at flow-construction time. It is never persisted: on resume the runner
+builds a fresh one and the same flow, and taskflow restores the atoms' state.
+"""
+
+import dataclasses
+
+from vmha import events
+
+
+@dataclasses.dataclass
+class RecoveryContext:
+    """The collaborators and identity of one recovery."""
+
+    conf: object
+    compute: object            # vmha.compute.ComputeAPI
+    db: object                 # vmha.db.api.Database
+    dispatcher: object         # vmha.notifier.Dispatcher
+    fencer: object             # vmha.fencing.Fencer (None when not needed)
+    host: object               # vmha.inventory.HostSpec
+    recovery_id: str
+    level: int
+
+    def emit(self, event_type, **payload):
+        """Record and notify one event of this recovery."""
+        self.dispatcher.emit(events.Event(
+            event_type=event_type, host=self.host.name,
+            recovery_id=self.recovery_id, level=self.level,
+            payload=payload))
+
+    def mark_phase(self, phase, **fields):
+        """Record a phase timestamp (first time only) and extra fields."""
+        self.db.mark_phase(self.recovery_id, phase)
+        if fields:
+            self.db.update_recovery(self.recovery_id, **fields)

@@ -1,0 +1,114 @@
+"""SQLAlchemy models. Portable across SQLite, MySQL/MariaDB and PostgreSQL."""
+
+import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class Base(orm.DeclarativeBase):
+    """Declarative base; timestamps are naive UTC."""
+
+
+class TimestampMixin:
+    created_at = sa.Column(sa.DateTime, nullable=False, default=_now)
+    updated_at = sa.Column(sa.DateTime, nullable=True, onupdate=_now)
+
+
+class Host(TimestampMixin, Base):
+    """Inventory entry of a compute host (name as Nova knows it)."""
+
+    __tablename__ = 'hosts'
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    name = sa.Column(sa.String(255), nullable=False, unique=True)
+    fencing_driver = sa.Column(sa.String(64), nullable=True)
+    bmc_address = sa.Column(sa.String(255), nullable=True)
+    bmc_port = sa.Column(sa.Integer, nullable=True)
+    bmc_username = sa.Column(sa.String(255), nullable=True)
+    bmc_password = sa.Column(sa.String(255), nullable=True)
+    bmc_options = sa.Column(sa.JSON, nullable=False, default=dict)
+    level = sa.Column(sa.Integer, nullable=True)
+    maintenance = sa.Column(sa.Boolean, nullable=False, default=False)
+    state = sa.Column(sa.String(32), nullable=False, default='healthy')
+
+
+class Recovery(TimestampMixin, Base):
+    """One host failure taken from detection to its final state."""
+
+    __tablename__ = 'recoveries'
+
+    id = sa.Column(sa.String(36), primary_key=True)
+    host = sa.Column(sa.String(255), nullable=False, index=True)
+    level = sa.Column(sa.Integer, nullable=False)
+    state = sa.Column(sa.String(32), nullable=False, index=True)
+    dry_run = sa.Column(sa.Boolean, nullable=False, default=False)
+    error = sa.Column(sa.Text, nullable=True)
+    logbook_id = sa.Column(sa.String(36), nullable=True)
+    owner = sa.Column(sa.String(255), nullable=True)
+    # the host's name while active, NULL once final: unique, so one host
+    # never has two active recoveries, however many monitors record it
+    active_host = sa.Column(sa.String(255), nullable=True, unique=True)
+    # which conductor runs the recovery, until when (vmha.ownership)
+    lease_owner = sa.Column(sa.String(255), nullable=True)
+    lease_expires_at = sa.Column(sa.DateTime, nullable=True)
+    fencing_driver = sa.Column(sa.String(64), nullable=True)
+    fence_confirmed = sa.Column(sa.Boolean, nullable=True)
+    forced_down = sa.Column(sa.Boolean, nullable=True)
+    # per-phase timestamps: the product's speed evidence
+    detected_at = sa.Column(sa.DateTime, nullable=True)
+    started_at = sa.Column(sa.DateTime, nullable=True)
+    fenced_at = sa.Column(sa.DateTime, nullable=True)
+    service_down_at = sa.Column(sa.DateTime, nullable=True)
+    disabled_at = sa.Column(sa.DateTime, nullable=True)
+    instances_listed_at = sa.Column(sa.DateTime, nullable=True)
+    first_evacuation_at = sa.Column(sa.DateTime, nullable=True)
+    last_confirmed_at = sa.Column(sa.DateTime, nullable=True)
+    finished_at = sa.Column(sa.DateTime, nullable=True)
+
+    evacuations = orm.relationship(
+        'Evacuation', back_populates='recovery', lazy='selectin',
+        order_by='Evacuation.id')
+
+
+class Evacuation(TimestampMixin, Base):
+    """One instance of a recovered host, and what happened to it."""
+
+    __tablename__ = 'evacuations'
+    __table_args__ = (sa.UniqueConstraint('recovery_id', 'instance_id',
+                                          name='uniq_evacuation_instance'),)
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    recovery_id = sa.Column(sa.String(36), sa.ForeignKey('recoveries.id'),
+                            nullable=False, index=True)
+    instance_id = sa.Column(sa.String(36), nullable=False)
+    instance_name = sa.Column(sa.String(255), nullable=True)
+    source_host = sa.Column(sa.String(255), nullable=False)
+    target_host = sa.Column(sa.String(255), nullable=True)
+    original_vm_state = sa.Column(sa.String(32), nullable=True)
+    status = sa.Column(sa.String(32), nullable=False)
+    reason = sa.Column(sa.Text, nullable=True)
+    evacuate_calls = sa.Column(sa.Integer, nullable=False, default=0)
+    started_at = sa.Column(sa.DateTime, nullable=True)
+    issued_at = sa.Column(sa.DateTime, nullable=True)
+    confirmed_at = sa.Column(sa.DateTime, nullable=True)
+
+    recovery = orm.relationship('Recovery', back_populates='evacuations')
+
+
+class Event(Base):
+    """The event log: everything vmha saw and did, in order."""
+
+    __tablename__ = 'events'
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    recovery_id = sa.Column(sa.String(36), nullable=True, index=True)
+    host = sa.Column(sa.String(255), nullable=True, index=True)
+    event_type = sa.Column(sa.String(64), nullable=False)
+    priority = sa.Column(sa.String(8), nullable=False)
+    payload = sa.Column(sa.JSON, nullable=False, default=dict)
+    created_at = sa.Column(sa.DateTime, nullable=False, default=_now)

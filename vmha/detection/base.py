@@ -1,0 +1,58 @@
+"""What a detection source reports: one :class:`Observation` per host.
+
+A source watches one *signal* (agent heartbeats, or Nova's service state)
+and reports each host in one of the states below, with the time it first
+saw that state (``since``, from the monitor's clock), so the decision can
+measure how long a failure has been seen.
+"""
+
+import abc
+import dataclasses
+
+HEARTBEAT = 'heartbeat'
+SERVICE = 'service'
+
+# heartbeat states
+ALIVE = 'alive'          # member of the agents' group
+LEFT = 'left'            # the agent stopped on purpose (planned stop)
+MISSING = 'missing'      # membership expired, waiting for the settle time
+LOST = 'lost'            # no heartbeat for heartbeat_timeout
+
+# service states
+UP = 'up'
+DOWN = 'down'            # enabled, not forced down, and Nova says down
+HANDLED = 'handled'      # disabled or forced down: someone dealt with it
+ABSENT = 'absent'        # Nova has no compute service of that name
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    state: str
+    since: float = None
+
+
+class DetectionSource(abc.ABC):
+    """A source of host observations, loaded by stevedore.
+
+    Constructed as ``Source(conf, **collaborators)``; must accept and ignore
+    collaborators it does not use.
+    """
+
+    #: HEARTBEAT or SERVICE: which part of the decision rule it feeds
+    signal = None
+
+    @property
+    def name(self):
+        return getattr(self, 'entry_point_name', type(self).__name__)
+
+    @abc.abstractmethod
+    def observe(self):
+        """{host name: Observation} now; raise VmhaError if blind."""
+
+    def next_change(self):
+        """Clock time at which a reported state changes by itself (e.g. a
+        settle time ends), or None: the monitor looks again then."""
+        return None
+
+    def close(self):
+        """Release connections."""

@@ -1,0 +1,86 @@
+"""The ``heartbeat`` detection source: vmha-agent membership through tooz.
+
+Every host whose agent this monitor has seen in the group is reported:
+``alive`` while a member; ``left`` when its agent stopped on purpose; else
+``missing`` from the moment its membership is first seen expired, and
+``lost`` once that has lasted the settle time (so the heartbeat has been
+gone for ``heartbeat_timeout``, see :mod:`vmha.coordination`). Hosts whose
+agent was never seen are not reported: the decision falls back to Nova.
+
+If the group itself vanished (the backend restarted without its data), the
+source forgets what it saw instead of reporting every host lost.
+"""
+
+import os
+import socket
+import time
+
+from oslo_log import log as logging
+
+from vmha import coordination
+from vmha.detection import base
+
+LOG = logging.getLogger(__name__)
+
+
+class HeartbeatSource(base.DetectionSource):
+
+    entry_point_name = 'heartbeat'
+    signal = base.HEARTBEAT
+
+    def __init__(self, conf, membership=None, clock=time.time, **_unused):
+        coordination.check_timing(conf)
+        self.conf = conf
+        self._membership = membership
+        self._clock = clock
+        self.settle = coordination.settle_time(conf)
+        self._seen = set()        # hosts seen alive
+        self._missing = {}        # host -> first seen missing
+
+    @property
+    def membership(self):
+        if self._membership is None:
+            member = 'vmha-monitor.%s.%d' % (socket.gethostname(),
+                                             os.getpid())
+            self._membership = coordination.Membership.connect(
+                self.conf, member)
+        return self._membership
+
+    def observe(self):
+        members = self.membership.members()
+        if members is None:
+            if self._seen:
+                LOG.warning('Agents\' group %s is gone from the backend; '
+                            'forgetting %d known agent(s) until they join '
+                            'again', self.membership.group, len(self._seen))
+            self._seen.clear()
+            self._missing.clear()
+            return {}
+        gone = self._seen - members
+        left = self.membership.left() if gone else set()
+        now = self._clock()
+        self._seen |= members
+        result = {host: base.Observation(base.ALIVE) for host in members}
+        for host in gone:
+            result[host] = self._gone(host, host in left, now)
+        self._missing = {h: t for h, t in self._missing.items() if h in gone}
+        return result
+
+    def _gone(self, host, left, now):
+        if left:
+            self._missing.pop(host, None)
+            return base.Observation(base.LEFT)
+        since = self._missing.setdefault(host, now)
+        state = base.LOST if now - since >= self.settle else base.MISSING
+        return base.Observation(state, since)
+
+    def next_change(self):
+        now = self._clock()
+        pending = [since + self.settle for since in self._missing.values()
+                   if since + self.settle > now]
+        return min(pending, default=None)
+
+    def close(self):
+        if self._membership is not None:
+            self._membership.close()
+            self._membership = None

@@ -1,0 +1,1 @@
+"""Pluggable drivers, loaded by stevedore from entry points."""

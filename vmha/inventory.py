@@ -1,0 +1,62 @@
+"""The host inventory entry: what vmha knows about one compute host.
+
+A plain value object, independent of the database model, so drivers and tasks
+can be used (and tested) without a database.
+"""
+
+import dataclasses
+
+MASK = '***'
+#: bmc_options keys whose values are secrets (the IPMI BMC key ``kg``), and
+#: words that make any key one (a third-party driver's ``api_token``).
+SECRET_OPTIONS = ('kg',)
+SECRET_WORDS = ('password', 'secret', 'token')
+
+
+def is_secret_option(key):
+    key = str(key).lower()
+    return key in SECRET_OPTIONS or any(w in key for w in SECRET_WORDS)
+
+
+@dataclasses.dataclass(repr=False)
+class HostSpec:
+    """One compute host as vmha's inventory describes it.
+
+    ``name`` is the host name as Nova knows it (the nova-compute service's
+    ``host``). ``bmc_options`` carries driver-specific settings (a Redfish
+    system id, a CA bundle, an SSH key path, ...). ``repr`` shows the public
+    view (public_dict), so logging a HostSpec never leaks its password or a
+    secret option.
+    """
+
+    name: str
+    fencing_driver: str = None
+    bmc_address: str = None
+    bmc_port: int = None
+    bmc_username: str = None
+    bmc_password: str = None
+    bmc_options: dict = dataclasses.field(default_factory=dict)
+    level: int = None
+    maintenance: bool = False
+
+    @property
+    def bmc_label(self):
+        """``address[:port]`` for messages (never credentials)."""
+        if not self.bmc_address:
+            return '(no BMC)'
+        if self.bmc_port:
+            return '%s:%s' % (self.bmc_address, self.bmc_port)
+        return self.bmc_address
+
+    def public_dict(self):
+        """All fields, secrets masked: for display, JSON and logs."""
+        data = dataclasses.asdict(self)
+        data['bmc_password'] = MASK if self.bmc_password else None
+        data['bmc_options'] = {
+            key: MASK if is_secret_option(key) and value else value
+            for key, value in (self.bmc_options or {}).items()}
+        return data
+
+    def __repr__(self):
+        return 'HostSpec(%s)' % ', '.join(
+            '%s=%r' % item for item in self.public_dict().items())

@@ -1,0 +1,325 @@
+"""Run, resume and dry-run host recoveries.
+
+:class:`Recoverer` is the library's engine room: it records a recovery,
+builds the flows for its level, runs them under taskflow engines whose state
+is persisted in vmha's database, and resumes recoveries a crashed process
+left unfinished (completed steps are never run again).
+"""
+
+import dataclasses
+import datetime
+import socket
+import uuid
+
+from oslo_log import log as logging
+from taskflow import engines
+from taskflow.persistence import backends as tf_backends
+from taskflow.persistence import models as tf_models
+from taskflow import states as tf_states
+
+from vmha import compute as compute_mod
+from vmha.db import api as db_api
+from vmha import events
+from vmha import exception
+from vmha import fencing
+from vmha import flows
+from vmha import inventory
+from vmha import notifier
+from vmha import ownership
+from vmha import policy
+from vmha.context import RecoveryContext
+
+LOG = logging.getLogger(__name__)
+
+_FAILED_FLOW_STATES = (tf_states.REVERTED, tf_states.FAILURE,
+                       tf_states.REVERT_FAILURE)
+
+
+@dataclasses.dataclass
+class RecoveryReport:
+    """What a recovery did: state, phase timestamps, per-instance results."""
+
+    id: str
+    host: str
+    level: int
+    state: str
+    error: str
+    phases: dict
+    evacuations: list
+
+    @classmethod
+    def load(cls, db, recovery_id):
+        rec = db.get_recovery(recovery_id)
+        evacs = [{'instance_id': e.instance_id, 'name': e.instance_name,
+                  'status': e.status, 'original_vm_state': e.original_vm_state,
+                  'target_host': e.target_host, 'reason': e.reason,
+                  'evacuate_calls': e.evacuate_calls,
+                  'issued_at': e.issued_at, 'confirmed_at': e.confirmed_at}
+                 for e in db.list_evacuations(recovery_id)]
+        return cls(id=rec.id, host=rec.host, level=rec.level,
+                   state=rec.state, error=rec.error,
+                   phases={p: getattr(rec, p) for p in db_api.PHASES},
+                   evacuations=evacs)
+
+    def to_dict(self):
+        data = dataclasses.asdict(self)
+        data['phases'] = {k: v.isoformat() if v else None
+                          for k, v in self.phases.items()}
+        for evac in data['evacuations']:
+            for key in ('issued_at', 'confirmed_at'):
+                evac[key] = evac[key].isoformat() if evac[key] else None
+        return data
+
+
+@dataclasses.dataclass
+class DryRunReport:
+    """What a recovery would do, found without changing anything."""
+
+    host: str
+    level: int
+    fencing_driver: str
+    power_state: str
+    steps: list
+    target_host: str
+    instances: list
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+class Recoverer:
+    """Recover failed compute hosts; usable embedded or from the CLI.
+
+    Collaborators are built from ``conf`` unless given (tests and embedding
+    services pass their own).
+    """
+
+    def __init__(self, conf, compute=None, db=None, dispatcher=None,
+                 backend=None, owner=None, fencing_driver=None):
+        self.conf = conf
+        self._fencing_driver = fencing_driver
+        self.compute = compute or compute_mod.ComputeAPI.from_conf(conf)
+        self.db = db or db_api.Database.from_conf(conf)
+        self.dispatcher = dispatcher or notifier.from_conf(
+            conf, record=self.db.add_event)
+        self.backend = backend or tf_backends.fetch(
+            {'connection': self.db.url})
+        self.owner = owner or socket.gethostname()
+
+    # -- public -------------------------------------------------------------
+
+    def recover(self, host_name, level=None, detected_at=None,
+                recovery_id=None, detected_by=None):
+        """Recover ``host_name`` now; return its RecoveryReport.
+
+        ``detected_by`` names what detected the failure (e.g.
+        ``nova-service-state``); given, the recovery's first event is
+        ``vmha.host.failure``, which then carries the recovery's id and
+        level, so that a consumer can follow the failure to its outcome.
+
+        Raises RecoveryInProgress if the host already has an unfinished
+        recovery, Conflict if it is in maintenance, ConfigError for a bad
+        level or a fencing driver that cannot be loaded. Failures after the
+        recovery is recorded do not raise: they are recorded (state
+        ``failed``) and notified.
+        """
+        recovery_id = self.record(host_name, level, detected_at, recovery_id)
+        return self.start(recovery_id, detected_by=detected_by)
+
+    def record(self, host_name, level=None, detected_at=None,
+               recovery_id=None):
+        """Record the recovery of ``host_name`` (pending); return its id.
+
+        Raises like :meth:`recover`. A runner that has the recovery run by
+        another process (a jobboard conductor) records it, then posts it.
+        """
+        host = self._host(host_name)
+        level = self._level(level, host)
+        # a fencing driver that cannot be loaded is a configuration error:
+        # refuse now rather than leave a recorded recovery "running" forever
+        self._driver(host)
+        recovery_id = recovery_id or str(uuid.uuid4())
+        self.db.create_recovery(recovery_id, host.name, level,
+                                detected_at=detected_at, owner=self.owner)
+        return recovery_id
+
+    def start(self, recovery_id, detected_by=None, lease=None):
+        """Run a recorded recovery from its first step, or resume it if it
+        was started already; return its RecoveryReport.
+
+        ``lease`` (a :class:`vmha.ownership.Lease`): every change to Nova or
+        a BMC checks it first, and raises OwnershipLost once it is lost.
+        """
+        rec = self.db.get_recovery(recovery_id)
+        if rec.logbook_id is not None or rec.state != db_api.PENDING:
+            return self.resume(recovery_id, lease=lease)
+        host = self._host(rec.host, True)
+        book = self._new_logbook(recovery_id)
+        self.db.update_recovery(recovery_id, logbook_id=book.uuid,
+                                state=db_api.RUNNING, owner=self.owner)
+        self.db.mark_phase(recovery_id, 'started_at')
+        self.db.update_host_state(host.name, 'recovering')
+        ctx = self._context(recovery_id, host, rec.level, lease)
+        if detected_by:
+            self._emit_detected(ctx, detected_by)
+        ctx.emit(events.RECOVERY_STARTED)
+        return self._run(ctx, book)
+
+    def resume(self, recovery_id, lease=None):
+        """Finish a recovery a dead process left; completed steps are kept."""
+        rec = self.db.get_recovery(recovery_id)
+        if rec.state in db_api.FINAL_STATES:
+            return RecoveryReport.load(self.db, recovery_id)
+        LOG.info('Resuming recovery %s of host %s (level %s)', rec.id,
+                 rec.host, rec.level)
+        book = self._logbook(rec)
+        self.db.update_recovery(recovery_id, state=db_api.RUNNING,
+                                owner=self.owner)
+        ctx = self._context(recovery_id, self._host(rec.host, True),
+                            rec.level, lease)
+        return self._run(ctx, book)
+
+    def resume_all(self):
+        """Resume every unfinished recovery; return their reports.
+
+        One recovery that cannot go on (its host deleted from the
+        inventory, Nova refusing) must not strand the others behind it: it
+        is logged and reported as it stands.
+        """
+        reports = []
+        for rec in self.db.unfinished_recoveries():
+            try:
+                reports.append(self.resume(rec.id))
+            except exception.VmhaError as exc:
+                LOG.error('Cannot resume recovery %s of host %s: %s',
+                          rec.id, rec.host, exc)
+                reports.append(RecoveryReport.load(self.db, rec.id))
+        return reports
+
+    def dry_run(self, host_name, level=None):
+        """Say what recovering ``host_name`` would do; change nothing."""
+        host = self._host(host_name)
+        level = self._level(level, host)
+        needs_fencing = level != 1
+        driver = self._driver(host)
+        driver.validate(host)
+        power = self._probe_power(driver, host)
+        plan = policy.plan(self.compute.list_instances(host.name),
+                           self.conf.evacuation)
+        return DryRunReport(
+            host=host.name, level=level,
+            fencing_driver=driver.name if needs_fencing else
+            '%s (only if force-down fails)' % driver.name,
+            power_state=power, steps=flows.steps(level),
+            target_host=policy.target_host(self.conf, host.name)
+            or '(scheduler)', instances=plan)
+
+    def close(self):
+        self.dispatcher.close()
+        self.backend.close()
+
+    # -- internals ----------------------------------------------------------
+
+    def _host(self, name, allow_maintenance=False):
+        host = self.db.find_host(name) or inventory.HostSpec(name=name)
+        if host.maintenance and not allow_maintenance:
+            raise exception.Conflict(
+                reason='host %s is in maintenance: not recovering it' % name)
+        return host
+
+    def _level(self, level, host):
+        return flows.effective_level(self.conf, host, level)
+
+    def _driver(self, host):
+        return self._fencing_driver or fencing.load_driver(self.conf, host)
+
+    def _context(self, recovery_id, host, level, lease=None):
+        driver = self._driver(host)
+        compute = self.compute
+        if lease is not None:
+            compute = ownership.Guarded(compute, ownership.COMPUTE_CHANGES,
+                                        lease)
+            driver = ownership.Guarded(driver, ownership.FENCING_CHANGES,
+                                       lease)
+        return RecoveryContext(
+            conf=self.conf, compute=compute, db=self.db,
+            dispatcher=self.dispatcher,
+            fencer=fencing.Fencer.from_conf(self.conf, driver), host=host,
+            recovery_id=recovery_id, level=level)
+
+    def _emit_detected(self, ctx, detected_by):
+        """Notify the failure with the detection time as recorded (the
+        caller's, or now), which may precede the event by a while."""
+        detected_at = self.db.get_recovery(ctx.recovery_id).detected_at
+        ctx.emit(events.HOST_FAILURE_DETECTED, source=detected_by,
+                 detected_at=detected_at.replace(
+                     tzinfo=datetime.timezone.utc).isoformat())
+
+    def _probe_power(self, driver, host):
+        try:
+            return fencing.Fencer.from_conf(self.conf,
+                                            driver).power_state(host)
+        except exception.VmhaError as err:
+            return 'error: %s' % err
+
+    def _new_logbook(self, recovery_id):
+        book = tf_models.LogBook('recovery-%s' % recovery_id)
+        with _connection(self.backend) as conn:
+            conn.save_logbook(book)
+        return book
+
+    def _logbook(self, rec):
+        if not rec.logbook_id:
+            book = self._new_logbook(rec.id)
+            self.db.update_recovery(rec.id, logbook_id=book.uuid)
+            return book
+        with _connection(self.backend) as conn:
+            return conn.get_logbook(rec.logbook_id)
+
+    def _run(self, ctx, book):
+        try:
+            storage = self._run_flow(book, flows.isolate_flow(ctx),
+                                     engine='serial')
+            plan = storage.fetch('instance_plan')
+            self._run_flow(book, flows.evacuate_flow(ctx, plan),
+                           engine='parallel', executor='threaded',
+                           max_workers=self.conf.evacuation.max_workers)
+        except Exception as err:
+            self._fail(ctx, err)
+        finally:
+            self.dispatcher.flush()
+        return RecoveryReport.load(self.db, ctx.recovery_id)
+
+    def _run_flow(self, book, flow, **options):
+        """Run ``flow`` in ``book``, resuming its persisted state if any."""
+        detail = next((fd for fd in book if fd.name == flow.name), None)
+        if detail is not None and detail.state in _FAILED_FLOW_STATES:
+            raise exception.VmhaError(
+                'flow %s of this recovery already ended %s; not running it '
+                'again' % (flow.name, detail.state))
+        engine = engines.load(flow, flow_detail=detail, book=book,
+                              backend=self.backend, **options)
+        engine.run()
+        return engine.storage
+
+    def _fail(self, ctx, err):
+        LOG.error('Recovery %s of host %s failed: %s', ctx.recovery_id,
+                  ctx.host.name, err)
+        self.db.update_recovery(ctx.recovery_id, state=db_api.FAILED,
+                                error=str(err))
+        self.db.mark_phase(ctx.recovery_id, 'finished_at')
+        self.db.update_host_state(ctx.host.name, 'failed')
+        ctx.emit(events.RECOVERY_FAILED, error=str(err))
+
+
+class _connection:
+    """Context manager over a taskflow backend connection."""
+
+    def __init__(self, backend):
+        self._conn = backend.get_connection()
+
+    def __enter__(self):
+        return self._conn
+
+    def __exit__(self, *exc):
+        self._conn.close()

@@ -1,0 +1,117 @@
+"""Put a repaired host back into service (``vmha-manage host recover``).
+
+After a recovery the failed host's nova-compute service is disabled and
+(levels 1 and 2) forced down, and the host stays powered off. Once an
+operator has repaired and restarted it, this undoes that: unset force-down,
+enable the service, mark the host healthy, emit ``vmha.host.recover.end``.
+
+It refuses, changing nothing, while the host is still failing:
+
+* it has an unfinished recovery;
+* with the ``heartbeat`` detection source: its vmha-agent is not in the
+  group (agent not running, or the host still down);
+* Nova reports its service down. Nova reports every forced-down service
+  down, so force-down is unset first and the service read again; if it is
+  still down (nova-compute not reporting), force-down is set back before
+  refusing.
+
+Otherwise the monitor would see the host failed again at its next poll.
+"""
+
+import dataclasses
+import os
+import socket
+
+from oslo_log import log as logging
+
+from vmha import coordination
+from vmha.db import api as db_api
+from vmha import events
+from vmha import exception
+
+LOG = logging.getLogger(__name__)
+
+HEALTHY = 'healthy'
+
+
+@dataclasses.dataclass
+class RepairReport:
+    host: str
+    state: str
+    force_down_unset: bool
+    enabled: bool
+    heartbeat: str
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def agent_heartbeat(conf, host, membership=None):
+    """'alive', 'absent', or 'not checked' when agents are not used."""
+    if 'heartbeat' not in conf.monitor.detection_sources:
+        return 'not checked'
+    own = membership is None
+    if own:
+        membership = coordination.Membership.connect(
+            conf, 'vmha-manage.%s.%d' % (socket.gethostname(), os.getpid()))
+    try:
+        members = membership.members() or set()
+    finally:
+        if own:
+            membership.close()
+    return 'alive' if host in members else 'absent'
+
+
+class HostRepair:
+    """Return one repaired host to service through ``compute`` and ``db``."""
+
+    def __init__(self, conf, compute, db, dispatcher, membership=None):
+        self.conf = conf
+        self.compute = compute
+        self.db = db
+        self.dispatcher = dispatcher
+        self.membership = membership
+
+    def run(self, host):
+        self._check_no_recovery(host)
+        heartbeat = self._check_heartbeat(host)
+        svc = self.compute.get_service(host)
+        unset = svc.forced_down
+        if unset:
+            svc = self.compute.force_down(host, False)
+        if svc.is_down:
+            self._refuse_down(host, unset)
+        enabled = svc.status != 'enabled'
+        if enabled:
+            self.compute.enable(host)
+        self.db.update_host_state(host, HEALTHY)
+        report = RepairReport(host, HEALTHY, unset, enabled, heartbeat)
+        self.dispatcher.emit(events.Event(events.HOST_RECOVERED, host=host,
+                                          payload=report.to_dict()))
+        LOG.info('Host %s back in service (force-down unset: %s, enabled: '
+                 '%s)', host, unset, enabled)
+        return report
+
+    def _check_no_recovery(self, host):
+        for rec in self.db.list_recoveries(host=host,
+                                           states=db_api.ACTIVE_STATES):
+            raise exception.HostStillFailing(
+                host=host, reason='recovery %s is %s; let it finish (or '
+                'vmha-manage recovery resume)' % (rec.id, rec.state))
+
+    def _check_heartbeat(self, host):
+        heartbeat = agent_heartbeat(self.conf, host, self.membership)
+        if heartbeat == 'absent':
+            raise exception.HostStillFailing(
+                host=host, reason='no vmha-agent heartbeat in group %s; '
+                'start vmha-agent on it first'
+                % self.conf.coordination.group_name)
+        return heartbeat
+
+    def _refuse_down(self, host, was_forced):
+        if was_forced:
+            self.compute.force_down(host, True)
+        raise exception.HostStillFailing(
+            host=host, reason='Nova reports its %s service down (not '
+            'reporting to Nova); start it first'
+            % self.conf.recovery.compute_binary)

@@ -1,0 +1,41 @@
+"""ListInstances: what is on the failed host, and what will be done with it."""
+
+from vmha.db import api as db_api
+from vmha import events
+from vmha import policy
+from vmha.tasks import base
+
+
+class ListInstances(base.RecoveryTask):
+    """List the host's instances (all tenants) and plan their evacuation.
+
+    Runs after the service is disabled and down, so nothing new lands on the
+    host after the list is taken. Records one evacuation row per instance
+    (pending or skipped, with why) and provides the plan to the evacuation
+    flow.
+    """
+
+    default_name = 'list-instances'
+
+    def __init__(self, ctx, **kwargs):
+        super().__init__(ctx, provides='instance_plan', **kwargs)
+
+    def execute(self):
+        instances = self.ctx.compute.list_instances(self.host)
+        entries = policy.plan(instances, self.ctx.conf.evacuation)
+        for entry in entries:
+            self._record(entry)
+        self.ctx.mark_phase('instances_listed_at')
+        return entries
+
+    def _record(self, entry):
+        skipped = entry['action'] == policy.SKIP
+        self.ctx.db.save_evacuation(
+            self.ctx.recovery_id, entry['id'], instance_name=entry['name'],
+            source_host=self.host, original_vm_state=entry['vm_state'],
+            status=db_api.EVAC_SKIPPED if skipped else db_api.EVAC_PENDING,
+            reason=entry['reason'])
+        if skipped:
+            self.ctx.emit(events.INSTANCE_SKIPPED, instance_id=entry['id'],
+                          instance_name=entry['name'],
+                          reason=entry['reason'])
