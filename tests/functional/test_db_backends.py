@@ -21,10 +21,14 @@ def server_url(request):
 def test_migrations_create_every_table_and_are_idempotent(server_url):
     migration.upgrade(server_url)
     migration.upgrade(server_url)
-    assert migration.current_revision(server_url) == '0001'
+    assert migration.current_revision(server_url) == \
+        migration.head_revision() == '0002'
     engine = sa.create_engine(server_url)
-    tables = set(sa.inspect(engine).get_table_names())
+    inspector = sa.inspect(engine)
+    tables = set(inspector.get_table_names())
+    columns = {c['name'] for c in inspector.get_columns('recoveries')}
     engine.dispose()
+    assert {'active_host', 'lease_owner', 'lease_expires_at'} <= columns
     assert {'hosts', 'recoveries', 'evacuations', 'events',
             'vmha_alembic_version', 'logbooks', 'flowdetails',
             'atomdetails'} <= tables

@@ -9,6 +9,7 @@ import os
 from alembic import command
 from alembic import config as alembic_config
 from alembic import migration as alembic_migration
+from alembic import script as alembic_script
 from taskflow.persistence import backends as tf_backends
 
 from vmha.db import api as db_api
@@ -38,6 +39,13 @@ def upgrade(url, revision='head'):
         conn.close()
     finally:
         backend.close()
+
+
+def head_revision():
+    """The newest revision of vmha's schema this code knows."""
+    scripts = alembic_script.ScriptDirectory.from_config(
+        _alembic_config(None))
+    return scripts.get_current_head()
 
 
 def current_revision(url):
