@@ -17,8 +17,6 @@ Two ways to notice, one test each:
 
 import datetime
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -27,33 +25,23 @@ from vmha.db import api as db_api
 
 from tests.functional import agents as agentlib
 from tests.functional import lab as lablib
+from tests.functional import lab_monitors
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 
 SOURCE = 'hostA'
 SERVERS = 3
-HB_TIMEOUT = 3.0
-POLL = 1.0
-
-
-def _config(tmp_path, lab_info, url, group):
-    return lablib.write_config(
-        tmp_path / 'vmha.conf', lab_info, url, **{
-            'DEFAULT.log_file': tmp_path / 'monitor.log',
-            'monitor.poll_interval': POLL,
-            'monitor.detection_sources': 'nova,heartbeat',
-            'coordination.backend_url': agentlib.REDIS_URL,
-            'coordination.group_name': group,
-            'coordination.heartbeat_interval': 0.5,
-            'coordination.heartbeat_timeout': HB_TIMEOUT})
+HB_TIMEOUT = lab_monitors.HB_TIMEOUT
+POLL = lab_monitors.POLL
 
 
 @pytest.fixture
 def lab_cluster(tmp_path, lab_info, vmha_setup, sqlite_url, clean_lab):
     """(config path, conf, db, Agents) wired to the lab and Redis."""
     conf, db = vmha_setup
-    config = _config(tmp_path, lab_info, sqlite_url,
-                     agentlib.unique('vmha-lab'))
+    config = lab_monitors.monitor_config(
+        tmp_path / 'vmha.conf', lab_info, sqlite_url,
+        agentlib.unique('vmha-lab'), tmp_path / 'monitor.log')
     conf(['--config-file', config], default_config_files=[])
     agents = agentlib.Agents(tmp_path, config, conf)
     yield config, conf, db, agents
@@ -61,32 +49,19 @@ def lab_cluster(tmp_path, lab_info, vmha_setup, sqlite_url, clean_lab):
 
 
 @pytest.fixture
-def monitor_process(lab_cluster):
-    config = lab_cluster[0]
+def monitor_process(lab_cluster, tmp_path):
     procs = []
 
     def start():
-        proc = subprocess.Popen(
-            [sys.executable, '-m', 'vmha.cmd.monitor', '--config-file',
-             config], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, text=True)
+        proc = lab_monitors.MonitorProcess(lab_cluster[0],
+                                           tmp_path / 'monitor.log')
         procs.append(proc)
+        proc.wait_for_log('vmha-monitor watching')
         return proc
 
     yield start
     for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
-
-
-def _wait_watching(tmp_path, proc):
-    """The monitor logs one line once its sources are loaded."""
-    log = tmp_path / 'monitor.log'
-    agentlib.wait_for(
-        lambda: log.exists() and 'vmha-monitor watching' in log.read_text(),
-        60, what='vmha-monitor to start')
-    assert proc.poll() is None, proc.stderr.read()
+        proc.stop()
 
 
 def _recovered(db):
@@ -104,7 +79,6 @@ def test_bmc_power_off_is_recovered_unattended(
     if detection == 'heartbeat':
         agents.start(*lablib.HOSTS)
     proc = monitor_process()
-    _wait_watching(tmp_path, proc)
 
     failed_at = time.time()
     lablib.lab('fail', SOURCE, '--mode', 'bmc')
@@ -116,7 +90,7 @@ def test_bmc_power_off_is_recovered_unattended(
     rec = agentlib.wait_for(lambda: _recovered(db), timeout, interval=0.5,
                             what='recovery of %s' % SOURCE)
     assert rec.state == db_api.COMPLETED, rec.error
-    assert proc.poll() is None, 'the monitor died: %s' % proc.stderr.read()
+    assert proc.alive(), 'the monitor died: %s' % proc.proc.stderr.read()
 
     states = lablib.server_states(nova, ids)
     for sid, (host, vm_state, task_state) in states.items():

@@ -10,7 +10,9 @@ Ports: 16222-16224 sshd, 16230-16234 ipmi_sim, 16240-16249 sushy-emulator
 and its proxies, 16250-16259 deliberately closed ports.
 
 The notification tests' peers are ``snmptrapd`` (16260-16279) and the
-machine's RabbitMQ on 5672 with a vhost per test module (``rabbitmq``).
+machine's RabbitMQ on 5672 with a vhost per test module (``rabbitmq``). The
+database outage tests put a cuttable TCP proxy (``tcp_proxy``, 16280-16289)
+in front of the machine's PostgreSQL.
 """
 
 import contextlib

@@ -1,0 +1,87 @@
+"""A TCP forwarder in front of a real server, to make it vanish and return.
+
+``cut()`` drops every open connection (as a database failover or restart
+does) and refuses new ones until ``restore()``. The server behind it is
+untouched, so tests of "the database went away for a few seconds" run
+against the machine's real PostgreSQL without disturbing anyone else.
+Ports: 16280-16289.
+"""
+
+import socket
+import threading
+
+from tests.functional import peers
+
+
+class TCPProxy:
+    """Forward 127.0.0.1:``port`` to 127.0.0.1:``upstream_port``."""
+
+    def __init__(self, port, upstream_port):
+        self.port = port
+        self.upstream_port = upstream_port
+        self._lock = threading.Lock()
+        self._conns = []
+        self._listener = None
+
+    def start(self):
+        peers.check_port_free(self.port, what='TCP proxy')
+        self._listener = socket.create_server((peers.HOST, self.port),
+                                              reuse_port=False)
+        threading.Thread(target=self._accept, args=(self._listener,),
+                         daemon=True).start()
+        return self
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:          # closed by cut()/stop()
+                return
+            try:
+                server = socket.create_connection(
+                    (peers.HOST, self.upstream_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._conns += [client, server]
+            for src, dst in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(src, dst),
+                                 daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self):
+        """Refuse new connections and reset the open ones."""
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)   # wakes accept()
+        except OSError:
+            pass
+        self._listener.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for sock in conns:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+
+    def restore(self):
+        self.start()
+
+    def stop(self):
+        self.cut()

@@ -1,0 +1,132 @@
+"""Two vmha-monitors share a real cloud; the one recovering a host dies.
+
+Against the real-Nova lab, with what several monitors need in production:
+a PostgreSQL database and a Redis jobboard shared by two ``vmha-monitor``
+processes, vmha-agents heartbeating through Redis. hostA is powered off
+through its BMC; both monitors see it, one recovery is recorded and one job
+posted. Its owner is SIGKILLed once evacuations are under way; the other
+monitor's conductor claims the job when the claim expires and resumes the
+flow. Nova's own records are the judge: every server ACTIVE elsewhere and
+evacuated exactly once (Nova's evacuation migrations), the service forced
+down and disabled.
+"""
+
+import signal
+
+import pytest
+
+from vmha.db import api as db_api
+from vmha.db import migration
+from vmha import jobboard
+
+from tests.functional import agents as agentlib
+from tests.functional import dbs
+from tests.functional import lab as lablib
+from tests.functional import lab_monitors
+
+pytestmark = [lablib.requires_lab, pytest.mark.lab]
+
+SOURCE = 'hostA'
+SERVERS = 6
+CLAIM_TIMEOUT = 5.0
+
+
+@pytest.fixture
+def shared_db(lab_info):
+    """A fresh PostgreSQL database holding the lab's hosts."""
+    with dbs.scratch_database('postgresql') as url:
+        migration.upgrade(url)
+        db = db_api.Database(url)
+        lablib.add_lab_hosts(db, lab_info)
+        yield url, db
+        db.dispose()
+
+
+@pytest.fixture
+def cluster(tmp_path, lab_info, shared_db, clean_lab):
+    """(db, agents, [monitor, monitor]) sharing one board and database."""
+    url, db = shared_db
+    group = agentlib.unique('vmha-jb')
+    configs = [lab_monitors.monitor_config(
+        tmp_path / ('monitor-%d.conf' % i), lab_info, url, group,
+        tmp_path / ('monitor-%d.log' % i), **{
+            'evacuation.max_workers': 2,
+            'jobboard.backend_url': 'redis://127.0.0.1:6379',
+            'jobboard.name': group,
+            'jobboard.claim_timeout': CLAIM_TIMEOUT}) for i in (0, 1)]
+    conf = lablib.make_conf(tmp_path / 'observer.conf', lab_info, url,
+                            **{'coordination.backend_url':
+                               agentlib.REDIS_URL,
+                               'coordination.group_name': group,
+                               'jobboard.backend_url':
+                               'redis://127.0.0.1:6379',
+                               'jobboard.name': group})
+    agents = agentlib.Agents(tmp_path, configs[0], conf)
+    monitors = []
+    try:
+        agents.start(*lablib.HOSTS)
+        for i, config in enumerate(configs):
+            monitors.append(lab_monitors.MonitorProcess(
+                config, tmp_path / ('monitor-%d.log' % i)))
+        for monitor in monitors:
+            monitor.wait_for_log('claiming recovery jobs')
+        yield db, agents, monitors, conf
+    finally:
+        for monitor in monitors:
+            monitor.stop()
+        agents.close()
+
+
+def _owner(db, monitors):
+    """The monitor whose conductor holds the recovery's lease."""
+    [rec] = db.list_recoveries(host=SOURCE) or [None]
+    if rec is None or not rec.lease_owner:
+        return None
+    pid = int(rec.lease_owner.rpartition(':')[2])
+    return next(m for m in monitors if m.pid == pid)
+
+
+def _evacuating(db):
+    [rec] = db.list_recoveries(host=SOURCE) or [None]
+    return rec is not None and bool(db.list_evacuations(rec.id))
+
+
+def test_owner_killed_mid_evacuation_other_monitor_finishes(cluster, nova):
+    db, agents, monitors, conf = cluster
+    ids = [s['id'] for s in lablib.boot(SERVERS, SOURCE)]
+    lablib.lab('fail', SOURCE, '--mode', 'bmc')
+    agents.procs[SOURCE].signal(signal.SIGKILL)
+
+    agentlib.wait_for(lambda: _evacuating(db), 60, interval=0.1,
+                      what='the first evacuation')
+    owner = agentlib.wait_for(lambda: _owner(db, monitors), 10,
+                              what='the owner')
+    owner.kill()
+    [survivor] = [m for m in monitors if m is not owner]
+
+    rec = agentlib.wait_for(
+        lambda: next((r for r in db.list_recoveries(host=SOURCE)
+                      if r.state in db_api.FINAL_STATES), None),
+        180, interval=0.5, what='the recovery to end')
+    assert rec.state == db_api.COMPLETED, (rec.state, rec.error)
+    assert len(db.list_recoveries(host=SOURCE)) == 1
+    assert 'runs recovery %s' % rec.id in survivor.log_text()
+
+    states = lablib.server_states(nova, ids)
+    for sid, (host, vm_state, task_state) in states.items():
+        assert host != SOURCE and task_state is None, (sid, states[sid])
+        assert vm_state == 'active', (sid, states[sid])
+    assert lablib.evacuation_counts(nova, ids) == dict.fromkeys(ids, 1)
+    svc = lablib.service(nova, SOURCE)
+    assert (svc.status, svc.forced_down) == ('disabled', True)
+    evacs = db.list_evacuations(rec.id)
+    assert sorted(e.instance_id for e in evacs) == sorted(ids)
+    assert all(e.status == db_api.EVAC_DONE for e in evacs)
+
+    board = jobboard.Board.connect(conf)
+    try:
+        agentlib.wait_for(lambda: not board.recovery_ids(), 30,
+                          what='the job to be consumed')
+    finally:
+        board.close()
+    assert survivor.alive()

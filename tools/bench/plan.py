@@ -1,0 +1,65 @@
+"""Which lab cases one benchmark run is made of, in which order.
+
+A case is one lab experiment (one reset, one failure). Repetitions of the
+same experiment are interleaved with the other experiments rather than run
+back to back, so that a slow minute of the shared machine does not land on
+one figure only.
+"""
+
+import dataclasses
+
+RECOVERY = 'recovery'
+BASELINE = 'baseline'
+MONITOR_LOAD = 'monitor_load'
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    kind: str
+    count: int = 0
+    level: int = 0
+    workers: int = 0          # 0: vmha's default ([evacuation] max_workers)
+    rep: int = 1
+
+    @property
+    def group(self):
+        """What repetitions share: the experiment without its rep."""
+        return dataclasses.replace(self, rep=1)
+
+    def describe(self):
+        if self.kind == RECOVERY:
+            return 'level %d, %d servers, workers %s, run %d' % (
+                self.level, self.count, self.workers or 'default', self.rep)
+        if self.kind == BASELINE:
+            return 'bare Nova, %d servers, run %d' % (self.count, self.rep)
+        return 'monitor load'
+
+
+def parse_reps(text):
+    """``"10:3,50:1"`` -> {10: 3, 50: 1}."""
+    reps = {}
+    for item in filter(None, (part.strip() for part in text.split(','))):
+        size, _, count = item.partition(':')
+        reps[int(size)] = int(count or 1)
+        if reps[int(size)] < 1:
+            raise ValueError('repetitions must be at least 1: %s' % item)
+    return reps
+
+
+def build(sizes, levels, reps, workers_size=None, baseline=True,
+          monitor_load=True):
+    """The ordered cases: per size and repetition every level, then the
+    bare-Nova baseline; the single-worker recovery (level 2) at
+    ``workers_size``; the monitor load last (it needs no servers)."""
+    cases = []
+    for size in sizes:
+        for rep in range(1, reps.get(size, 1) + 1):
+            cases += [Case(RECOVERY, size, level, rep=rep) for level in levels]
+            if baseline:
+                cases.append(Case(BASELINE, size, rep=rep))
+    if workers_size:
+        cases += [Case(RECOVERY, workers_size, 2, workers=1, rep=rep)
+                  for rep in range(1, reps.get(workers_size, 1) + 1)]
+    if monitor_load:
+        cases.append(Case(MONITOR_LOAD))
+    return cases

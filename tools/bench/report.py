@@ -1,0 +1,140 @@
+"""The run's figures as Markdown, written to a file and into the README.
+
+The README section between ``<!-- bench:start -->`` and ``<!-- bench:end
+-->`` belongs to the benchmark: every run rewrites it from the summary, so
+the figures a reader sees are the last ones measured, never typed.
+"""
+
+import json
+import os
+
+START = '<!-- bench:start -->'
+END = '<!-- bench:end -->'
+
+_COLUMNS = (
+    ('level', 'level'), ('N', 'count'), ('workers', 'workers'),
+    ('runs', 'runs'), ('detection', 'detection'), ('fencing', 'fencing'),
+    ('service down', 'service_down'), ('1st evacuate', 'first_evacuation'),
+    ('last confirmed', 'last_confirmed'), ('evacuations', 'evacuation'),
+    ('RTO', 'rto'), ('bare Nova', 'bare_nova'),
+    ('after fencing / bare', 'overhead'))
+_MET = {True: 'met', False: '**not met**', None: 'not measured'}
+
+
+def seconds(value):
+    return '–' if value is None else '%.1f' % value
+
+
+def _cell(row, key, default_workers):
+    if key in row['figures']:
+        return seconds(row['figures'][key])
+    value = row[key]
+    if key == 'workers':
+        return str(value) if value else 'default (%s)' % default_workers
+    if key == 'runs':
+        return ('%d' % value if row['ok_runs'] == value
+                else '%d of %d ok' % (row['ok_runs'], value))
+    if key == 'bare_nova':
+        return seconds(value)
+    if key == 'overhead':
+        return '–' if value is None else '%.2f×' % value
+    return str(value)
+
+
+def recovery_table(summary):
+    default_workers = summary['settings']['max_workers_default']
+    lines = ['| %s |' % ' | '.join(title for title, _ in _COLUMNS),
+             '|%s' % ('---|' * len(_COLUMNS))]
+    for row in summary['recovery']:
+        lines.append('| %s |' % ' | '.join(
+            _cell(row, key, default_workers) for _, key in _COLUMNS))
+    return '\n'.join(lines)
+
+
+def targets_table(targets):
+    lines = ['| target | measured | |', '|---|---|---|']
+    lines += ['| %s | %s | %s |' % (t['target'], t['measured'], _MET[t['met']])
+              for t in targets]
+    return '\n'.join(lines)
+
+
+def settings_line(summary):
+    s = summary['settings']
+    return (
+        'Last run %(date)s: `%(command)s`, %(wall_minutes).1f min wall '
+        '(%(lock_wait_minutes).1f of them waiting for the lab lock). Lab '
+        'Nova: `service_down_time` = %(service_down_time)s s, '
+        '`report_interval` = %(report_interval)s s. vmha: agents on Redis '
+        'with `heartbeat_interval` %(heartbeat_interval)s s, '
+        '`heartbeat_timeout` %(heartbeat_timeout)s s, `poll_interval` '
+        '%(poll_interval)s s; `confirm_interval` %(confirm_interval)s s; '
+        'compute API microversion %(microversion)s. Medians of %(reps)s.'
+        % dict(s, reps=', '.join('%s run(s) at N=%s' % (r, n)
+                                 for n, r in sorted(s['reps'].items()))))
+
+
+def charts(summary, prefix):
+    return ' '.join('![level %s timeline](%s%s)' % (level, prefix, name)
+                    for level, name in sorted(summary.get('charts',
+                                                          {}).items()))
+
+
+def render(summary, image_prefix=''):
+    """The Markdown of the whole result: settings, tables, charts."""
+    load = summary.get('monitor_load') or {}
+    parts = [
+        settings_line(summary),
+        recovery_table(summary),
+        'Seconds. Detection, 1st evacuate, last confirmed and RTO count '
+        'from the failure (the host powered off through its BMC, its '
+        'vmha-agent killed); fencing from the declaration, service down '
+        'from the confirmed power-off (level 1: from the declaration). '
+        '"after fencing / bare" is (RTO − detection − fencing) over the '
+        'same N evacuations issued straight at Nova in parallel '
+        '(python-novaclient) until every instance is ACTIVE elsewhere.',
+        targets_table(summary['targets']),
+    ]
+    if load.get('ok'):
+        parts.append(
+            'Monitor load: one vmha-monitor (sources %s, `poll_interval` '
+            '%s s) watching %d tooz members heartbeating every %s s on Redis '
+            'from another process: %.2f%% of one core, RSS %.0f MB max '
+            '(%.0f MB median) over %.0f s; %d of %d members alive at the '
+            'end.' % (load['sources'], load['poll_interval'], load['members'],
+                      load['heartbeat_interval'], load['cpu_percent'],
+                      load['rss_mb_max'], load['rss_mb_median'],
+                      load['seconds'], load['members_alive'],
+                      load['members']))
+    if summary.get('charts'):
+        parts.append(charts(summary, image_prefix))
+    return '\n\n'.join(parts) + '\n'
+
+
+def replace_section(text, body):
+    """``text`` with the benchmark section replaced by ``body``."""
+    try:
+        head, rest = text.split(START, 1)
+        _old, tail = rest.split(END, 1)
+    except ValueError:
+        raise ValueError('the README has no %s ... %s section' % (START, END))
+    return '%s%s\n%s%s%s' % (head, START, body, END, tail)
+
+
+def write(summary, doc_dir, readme=None):
+    """results.json and results.md in ``doc_dir``; the README section if
+    ``readme`` is a path. Returns the Markdown."""
+    os.makedirs(doc_dir, exist_ok=True)
+    with open(os.path.join(doc_dir, 'results.json'), 'w') as f:
+        json.dump(summary, f, indent=1, sort_keys=True, default=str)
+        f.write('\n')
+    body = render(summary)
+    with open(os.path.join(doc_dir, 'results.md'), 'w') as f:
+        f.write('# vmha recovery benchmark\n\n' + body)
+    if readme:
+        prefix = os.path.relpath(doc_dir, os.path.dirname(
+            os.path.abspath(readme))) + '/'
+        with open(readme) as f:
+            text = f.read()
+        with open(readme, 'w') as f:
+            f.write(replace_section(text, render(summary, prefix)))
+    return body

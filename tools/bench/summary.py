@@ -1,0 +1,122 @@
+"""All figures of one benchmark run, from the results of its cases.
+
+The summary is what the JSON file holds and what the Markdown table and the
+targets are computed from: per experiment the medians of its repetitions,
+and the ratios between experiments of the same run.
+"""
+
+from tools.bench import phases
+from tools.bench import plan
+from tools.bench import stats
+
+
+def _of_kind(results, kind):
+    return [r for r in results if r['case']['kind'] == kind]
+
+
+def _groups(results):
+    """{group key: [results]} in first-seen order."""
+    groups = {}
+    for result in results:
+        case = result['case']
+        key = (case['kind'], case['count'], case['level'], case['workers'])
+        groups.setdefault(key, []).append(result)
+    return groups
+
+
+def _good(runs):
+    return [r for r in runs if r['ok']]
+
+
+def recovery_rows(results, baselines):
+    """One row per (level, N, workers): medians and the bare-Nova ratio."""
+    rows = []
+    for (kind, count, level, workers), runs in _groups(results).items():
+        if kind != plan.RECOVERY:
+            continue
+        good = _good(runs)
+        figures = stats.medians([r['figures'] for r in good], phases.FIGURES)
+        bare = baselines.get(count, {}).get('seconds')
+        rows.append({
+            'level': level, 'count': count, 'workers': workers,
+            'runs': len(runs), 'ok_runs': len(good),
+            'errors': [r['error'] for r in runs if not r['ok']],
+            'figures': figures,
+            'after_fencing': after_fencing(figures),
+            'bare_nova': bare,
+            'overhead': stats.ratio(after_fencing(figures), bare),
+        })
+    return sorted(rows, key=lambda r: (r['workers'] != 0, r['count'],
+                                       r['level']))
+
+
+def after_fencing(figures):
+    """RTO less detection and fencing: vmha's part that Nova's evacuations
+    (the bare-Nova time) are the floor of."""
+    if figures.get('rto') is None or figures.get('detection') is None:
+        return None
+    return round(figures['rto'] - figures['detection']
+                 - (figures.get('fencing') or 0.0), 3)
+
+
+def baseline_rows(results):
+    """{N: {runs, seconds (median), calls_seconds, microversion}}."""
+    rows = {}
+    for (kind, count, _level, _workers), runs in _groups(results).items():
+        if kind != plan.BASELINE:
+            continue
+        good = _good(runs)
+        rows[count] = {
+            'count': count, 'runs': len(runs), 'ok_runs': len(good),
+            'errors': [r['error'] for r in runs if not r['ok']],
+            'seconds': stats.median(r['seconds'] for r in good),
+            'calls_seconds': stats.median(r['calls_seconds'] for r in good),
+            'microversion': good[0]['microversion'] if good else None,
+        }
+    return rows
+
+
+def workers_row(rows):
+    """Level 2 with one evacuation worker against the default, at the N
+    the single-worker run used; None if it was not run."""
+    single = [r for r in rows if r['workers'] == 1 and r['level'] == 2]
+    if not single:
+        return None
+    single = single[0]
+    default = [r for r in rows if r['workers'] == 0 and r['level'] == 2
+               and r['count'] == single['count']]
+    default = default[0]['figures'] if default else {}
+    return {
+        'count': single['count'],
+        'evacuation_default': default.get('evacuation'),
+        'evacuation_single': single['figures']['evacuation'],
+        'rto_default': default.get('rto'),
+        'rto_single': single['figures']['rto'],
+        'speedup': stats.ratio(single['figures']['evacuation'],
+                               default.get('evacuation')),
+    }
+
+
+def detection(results):
+    """Failure -> declared over every recovery run (agents on Redis)."""
+    values = [r['figures']['detection'] for r in _good(
+        _of_kind(results, plan.RECOVERY))]
+    span = stats.spread(values)
+    return {'runs': len(values), 'median': stats.median(values),
+            'min': span[0] if span else None,
+            'max': span[1] if span else None}
+
+
+def build(results, settings):
+    """The run's summary (without targets: see tools.bench.targets)."""
+    baselines = baseline_rows(results)
+    rows = recovery_rows(results, baselines)
+    loads = _of_kind(results, plan.MONITOR_LOAD)
+    return {
+        'settings': settings,
+        'recovery': rows,
+        'baseline': [baselines[n] for n in sorted(baselines)],
+        'workers': workers_row(rows),
+        'detection': detection(results),
+        'monitor_load': loads[-1] if loads else None,
+    }

@@ -1,0 +1,99 @@
+"""The issue's targets, checked against one run's summary.
+
+Each target is reported with what was measured and whether it is met; a
+target whose figures were not measured in this run is ``None`` (unknown),
+never silently "met".
+"""
+
+#: the issue's numbers
+RTO_BARE_FACTOR = 1.2
+WORKERS_SPEEDUP = 5.0
+DETECTION_MAX = 5.0
+MONITOR_CPU_MAX = 1.0       # percent of one core
+MONITOR_RSS_MAX = 150.0     # MB
+
+
+def _row(summary, level, count=None, workers=0):
+    rows = [r for r in summary['recovery'] if r['level'] == level
+            and r['workers'] == workers and r['ok_runs']
+            and (count is None or r['count'] == count)]
+    return max(rows, key=lambda r: r['count']) if rows else None
+
+
+def _target(name, met, measured):
+    return {'target': name, 'met': met, 'measured': measured}
+
+
+def rto_vs_bare(summary):
+    row = _row(summary, 2)
+    name = ('level 2 RTO <= detection + fencing + %.1f x bare Nova'
+            % RTO_BARE_FACTOR)
+    if row is None or row['bare_nova'] is None:
+        return _target(name, None, 'not measured')
+    fig = row['figures']
+    bound = (fig['detection'] + (fig['fencing'] or 0.0)
+             + RTO_BARE_FACTOR * row['bare_nova'])
+    return _target(
+        '%s (N=%d)' % (name, row['count']), fig['rto'] <= bound,
+        'RTO %.1f s, bound %.1f s (%.1f + %.1f + %.1f x %.1f); after '
+        'fencing %.2f x bare Nova' % (
+            fig['rto'], bound, fig['detection'], fig['fencing'] or 0.0,
+            RTO_BARE_FACTOR, row['bare_nova'], row['overhead']))
+
+
+def workers_speedup(summary):
+    name = 'default evacuation workers >= %.0fx faster than 1 worker' % (
+        WORKERS_SPEEDUP)
+    row = summary.get('workers')
+    if not row or row['speedup'] is None:
+        return _target(name, None, 'not measured')
+    return _target(
+        '%s (N=%d)' % (name, row['count']), row['speedup'] >= WORKERS_SPEEDUP,
+        'evacuations %.1f s with 1 worker, %.1f s with the default: %.1fx'
+        % (row['evacuation_single'], row['evacuation_default'],
+           row['speedup']))
+
+
+def level2_before_level3(summary):
+    sdt = summary['settings']['service_down_time']
+    name = 'level 2 finishes >= service_down_time (%s s) before level 3' % sdt
+    level2 = _row(summary, 2)
+    level3 = _row(summary, 3, level2['count']) if level2 else None
+    if level3 is None:
+        return _target(name, None, 'not measured')
+    gap = level3['figures']['rto'] - level2['figures']['rto']
+    return _target('%s (N=%d)' % (name, level2['count']), gap >= sdt,
+                   'level 3 RTO %.1f s - level 2 RTO %.1f s = %.1f s' % (
+                       level3['figures']['rto'], level2['figures']['rto'],
+                       gap))
+
+
+def detection(summary):
+    name = 'detection <= %.0f s (every run)' % DETECTION_MAX
+    found = summary['detection']
+    if not found['runs']:
+        return _target(name, None, 'not measured')
+    return _target(name, found['max'] <= DETECTION_MAX,
+                   'median %.2f s, max %.2f s over %d runs' % (
+                       found['median'], found['max'], found['runs']))
+
+
+def monitor_load(summary):
+    load = summary.get('monitor_load')
+    name = 'monitor <= %.0f%% of one core and <= %.0f MB RSS' % (
+        MONITOR_CPU_MAX, MONITOR_RSS_MAX)
+    if not load or not load['ok']:
+        return _target(name, None, 'not measured')
+    return _target(
+        '%s at %d members' % (name, load['members']),
+        load['cpu_percent'] <= MONITOR_CPU_MAX
+        and load['rss_mb_max'] <= MONITOR_RSS_MAX,
+        '%.2f%% CPU, %.0f MB RSS (max) over %.0f s' % (
+            load['cpu_percent'], load['rss_mb_max'], load['seconds']))
+
+
+def evaluate(summary):
+    """[{target, met, measured}] in the issue's order."""
+    return [check(summary) for check in (
+        rto_vs_bare, workers_speedup, level2_before_level3, detection,
+        monitor_load)]
