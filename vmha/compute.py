@@ -14,6 +14,17 @@ wants:
 
 Nova and keystoneauth errors become :mod:`vmha.exception` errors whose
 messages say what failed (unknown host, evacuate refused, Nova unreachable).
+
+Retries: the keystoneauth adapter options ``[nova] connect_retries`` (vmha
+default 3), ``connect_retry_delay``, ``status_code_retries`` and friends
+apply to reads and to the idempotent service updates (force-down, disable,
+enable). Server actions (evacuate, start, stop, reset-state) are POSTs that
+Nova may have carried out although the connection broke before its answer:
+they are sent once, and the caller decides (the evacuation task looks for
+Nova's migration record before it asks again). A connection Nova reset while
+it sat idle in the pool -- seen in the lab after a quiet minute -- is thus
+retried where it is safe and never turns a healthy recovery into a failed
+instance.
 """
 
 import contextlib
@@ -98,6 +109,12 @@ class Instance:
         return dataclasses.asdict(self)
 
 
+#: keystoneauth adapter options ([nova]) passed on to idempotent requests
+RETRY_OPTIONS = ('connect_retries', 'connect_retry_delay',
+                 'status_code_retries', 'status_code_retry_delay',
+                 'retriable_status_codes')
+
+
 def load_session(conf, group='nova'):
     """A keystoneauth session from the ``[nova]`` auth and session options."""
     auth = ks_loading.load_auth_from_conf_options(conf, group)
@@ -139,11 +156,14 @@ class ComputeAPI:
 
     def __init__(self, session, region_name=None, interface=None,
                  service_type='compute', endpoint_override=None,
-                 api_version='auto', binary='nova-compute'):
+                 api_version='auto', binary='nova-compute', retries=None):
         self._session = session
         self._client_kwargs = dict(region_name=region_name,
                                    service_type=service_type,
                                    endpoint_override=endpoint_override)
+        #: keystoneauth adapter retry arguments, for idempotent requests
+        self._retries = {k: v for k, v in (retries or {}).items()
+                         if v is not None}
         if interface:
             self._client_kwargs['endpoint_type'] = interface
         self._requested_version = api_version
@@ -161,7 +181,9 @@ class ComputeAPI:
                    service_type=nova.service_type,
                    endpoint_override=nova.endpoint_override,
                    api_version=nova.api_version,
-                   binary=conf.recovery.compute_binary)
+                   binary=conf.recovery.compute_binary,
+                   retries={name: getattr(nova, name)
+                            for name in RETRY_OPTIONS})
 
     # -- microversion -------------------------------------------------------
 
@@ -192,10 +214,14 @@ class ComputeAPI:
                        % MIN_VERSION.get_string())
         return version
 
-    def _client(self, version=None):
+    def _client(self, version=None, idempotent=True):
+        """A client of ``version``; one for a non-idempotent POST
+        (``idempotent=False``) never retries (see the module docstring)."""
+        retries = (self._retries if idempotent
+                   else dict(connect_retries=0, status_code_retries=0))
         return nova_client.Client(version or self.version,
                                   session=self._session,
-                                  **self._client_kwargs)
+                                  **self._client_kwargs, **retries)
 
     @property
     def uses_service_uuid(self):
@@ -302,7 +328,7 @@ class ComputeAPI:
         kwargs = {'host': target_host}
         if self.version < NO_SHARED_STORAGE_ARG_VERSION:
             kwargs['on_shared_storage'] = on_shared_storage
-        servers = self._client().servers
+        servers = self._client(idempotent=False).servers
         try:
             with nova_errors('evacuate instance %s' % instance_id,
                              exception.InstanceNotFound(
@@ -319,17 +345,18 @@ class ComputeAPI:
     def start(self, instance_id):
         with nova_errors('start instance %s' % instance_id,
                          exception.InstanceNotFound(instance=instance_id)):
-            self._client().servers.start(instance_id)
+            self._client(idempotent=False).servers.start(instance_id)
 
     def stop(self, instance_id):
         with nova_errors('stop instance %s' % instance_id,
                          exception.InstanceNotFound(instance=instance_id)):
-            self._client().servers.stop(instance_id)
+            self._client(idempotent=False).servers.stop(instance_id)
 
     def reset_state(self, instance_id, state):
         with nova_errors('reset state of instance %s' % instance_id,
                          exception.InstanceNotFound(instance=instance_id)):
-            self._client().servers.reset_state(instance_id, state)
+            self._client(idempotent=False).servers.reset_state(
+                instance_id, state)
 
     def list_evacuations(self, instance_id):
         """Evacuation migration records of an instance (newest first)."""

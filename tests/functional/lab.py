@@ -4,8 +4,16 @@ The lab runs keystone, placement, nova-api/conductor/scheduler and three
 fake-virt nova-compute hosts (hostA, hostB, hostC), each behind an ipmi_sim
 BMC. Tests run only with VMHA_LAB=1 (tools/run-tests.sh sets it after
 ``lab up``).
+
+The lab is one per machine: a test session that uses it holds
+``LAB_LOCK`` (flock(2)) from its first lab test to its end, so two test
+runs, or a test run and the benchmark (which takes it per case), never
+reset or fail hosts under each other. Do not wrap a test run in
+``flock LAB_LOCK``: the session would wait for itself.
 """
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
@@ -26,6 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 LAB = os.path.join(ROOT, 'tools', 'lab', 'lab')
 HOSTS = ('hostA', 'hostB', 'hostC')
+
+LAB_LOCK = '/tmp/vmha-lab.lock'
 
 requires_lab = pytest.mark.skipif(
     os.environ.get('VMHA_LAB') != '1',
@@ -50,9 +60,22 @@ def boot(count, host, stopped=0, error=0, prefix='ha'):
     return json.loads(out[out.index('['):])
 
 
+@contextlib.contextmanager
+def locked(path=LAB_LOCK):
+    """Hold the lab lock; yield the seconds spent waiting for it."""
+    with open(path, 'a') as lock:
+        asked = time.monotonic()
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield time.monotonic() - asked
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope='session')
 def lab_info():
-    return json.loads(lab('info'))
+    with locked():
+        yield json.loads(lab('info'))
 
 
 @pytest.fixture(scope='session')
@@ -76,8 +99,9 @@ def nova(nova_session, lab_info):
 
 
 @pytest.fixture
-def clean_lab():
-    """Every lab test starts with no servers and every host healthy."""
+def clean_lab(lab_info):
+    """Every lab test starts with no servers and every host healthy (with
+    the lab lock held: ``lab_info``)."""
     lab('reset')
     yield
     lab('reset')

@@ -5,6 +5,7 @@ file per monitor (detection by agent heartbeats through Redis, and Nova),
 ``python -m vmha.cmd.monitor`` processes, and their logs.
 """
 
+import datetime
 import signal
 import subprocess
 import sys
@@ -14,6 +15,11 @@ from tests.functional import lab as lablib
 
 HB_TIMEOUT = 3.0
 POLL = 1.0
+
+
+def epoch(naive_utc):
+    """Seconds since the epoch of a naive UTC datetime (vmha's records)."""
+    return naive_utc.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 def monitor_config(path, lab_info, db_url, group, log, **extra):

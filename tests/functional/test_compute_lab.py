@@ -4,12 +4,15 @@ At the negotiated latest microversion and pinned at 2.52 and 2.11 (the old
 host+binary service calls, onSharedStorage below 2.14).
 """
 
+import urllib.parse
+
 import pytest
 
 from vmha import compute
 from vmha import exception
 
 from tests.functional import lab as lablib
+from tests.functional.peers import tcp_proxy
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 
@@ -86,6 +89,49 @@ def test_nova_unreachable_and_bad_credentials(tmp_path, lab_info):
     with pytest.raises(exception.NovaError) as err:
         bad.get_service('hostA')
     assert 'wrong' not in str(err.value)
+
+
+@pytest.fixture
+def nova_proxy(lab_info):
+    """nova-api behind a proxy that can reset a request's connection."""
+    endpoint = urllib.parse.urlsplit(lab_info['nova_endpoint'])
+    proxy = tcp_proxy.TCPProxy(16281, endpoint.port).start()
+    yield proxy, 'http://127.0.0.1:16281%s' % endpoint.path
+    proxy.stop()
+
+
+def test_reset_connection_retried_for_reads_not_for_actions(
+        tmp_path, lab_info, nova_proxy):
+    """The keep-alive race (nova-api closes an idle pooled connection as a
+    request reuses it): reads and service updates are retried with vmha's
+    default [nova] connect_retries, server actions are sent once."""
+    proxy, endpoint = nova_proxy
+    api = _api(tmp_path, lab_info, 'auto',
+               **{'nova.endpoint_override': endpoint,
+                  'nova.connect_retry_delay': 0.1})
+    assert api.get_service('hostC').host == 'hostC'      # pooled now
+    proxy.drop_next_requests(1)
+    assert api.get_service('hostC').host == 'hostC'
+    proxy.drop_next_requests(1)
+    assert api.disable('hostC', 'vmha test').status == 'disabled'
+    assert api.enable('hostC').status == 'enabled'
+    assert proxy.dropped == 2
+    missing = '00000000-0000-0000-0000-000000000000'
+    proxy.drop_next_requests(1)
+    with pytest.raises(exception.NovaUnavailable):
+        api.start(missing)          # retried, it would be InstanceNotFound
+    with pytest.raises(exception.InstanceNotFound):
+        api.start(missing)
+    assert proxy.dropped == 3
+
+    once = _api(tmp_path, lab_info, 'auto',
+                **{'nova.endpoint_override': endpoint,
+                   'nova.connect_retries': 0})
+    once.get_service('hostC')
+    proxy.drop_next_requests(1)
+    with pytest.raises(exception.NovaUnavailable) as err:
+        once.get_service('hostC')
+    assert 'reset' in str(err.value).lower(), err.value
 
 
 def test_pinned_version_below_force_down_is_refused(tmp_path, lab_info):

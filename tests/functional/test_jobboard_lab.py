@@ -12,6 +12,7 @@ down and disabled.
 """
 
 import signal
+import time
 
 import pytest
 
@@ -101,7 +102,10 @@ def test_owner_killed_mid_evacuation_other_monitor_finishes(cluster, nova):
                       what='the first evacuation')
     owner = agentlib.wait_for(lambda: _owner(db, monitors), 10,
                               what='the owner')
+    evacuated_before = db.list_evacuations(
+        db.list_recoveries(host=SOURCE)[0].id)
     owner.kill()
+    killed_at = time.time()
     [survivor] = [m for m in monitors if m is not owner]
 
     rec = agentlib.wait_for(
@@ -111,6 +115,10 @@ def test_owner_killed_mid_evacuation_other_monitor_finishes(cluster, nova):
     assert rec.state == db_api.COMPLETED, (rec.state, rec.error)
     assert len(db.list_recoveries(host=SOURCE)) == 1
     assert 'runs recovery %s' % rec.id in survivor.log_text()
+    print('owner killed after %d of %d evacuations; the other monitor '
+          'completed the recovery %.1fs later (claim_timeout %.0fs)'
+          % (len(evacuated_before), SERVERS,
+             lab_monitors.epoch(rec.finished_at) - killed_at, CLAIM_TIMEOUT))
 
     states = lablib.server_states(nova, ids)
     for sid, (host, vm_state, task_state) in states.items():

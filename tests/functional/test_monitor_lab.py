@@ -15,7 +15,6 @@ Two ways to notice, one test each:
   service_down_time and the monitor acts on that.
 """
 
-import datetime
 import signal
 import time
 
@@ -102,7 +101,7 @@ def test_bmc_power_off_is_recovered_unattended(
 
     [event] = [e for e in db.list_events(recovery_id=rec.id)
                if e.event_type == 'vmha.host.failure']
-    declared = _epoch(rec.started_at) - failed_at
+    declared = lab_monitors.epoch(rec.started_at) - failed_at
     if detection == 'heartbeat':
         assert 'heartbeat lost' in event.payload['source']
         assert declared <= HB_TIMEOUT + POLL + 1.0, declared
@@ -110,10 +109,6 @@ def test_bmc_power_off_is_recovered_unattended(
         assert 'Nova reports the service down' in event.payload['source']
     print('%s: declared %.1fs after the power-off, recovery %s in %.1fs'
           % (detection, declared, rec.state,
-             _epoch(rec.finished_at) - failed_at))
+             lab_monitors.epoch(rec.finished_at) - failed_at))
     assert len(db.list_recoveries(host=SOURCE)) == 1
 
-
-def _epoch(naive_utc):
-    """Seconds since the epoch of a naive UTC datetime (vmha's records)."""
-    return naive_utc.replace(tzinfo=datetime.timezone.utc).timestamp()

@@ -451,3 +451,37 @@ def test_from_conf(tmp_path):
                                      'endpoint_type': 'internal'}
     assert facade.binary == 'nova-compute'
     assert facade._session.auth.auth_url == 'http://keystone.example:5000/v3'
+    # vmha's default: idempotent requests survive a reset connection
+    assert facade._retries == {'connect_retries': 3}
+
+
+def test_from_conf_takes_the_adapter_retry_options(tmp_path):
+    conf = _conf(tmp_path, 'auth_type = password\n'
+                           'auth_url = http://keystone.example:5000/v3\n'
+                           'connect_retries = 5\n'
+                           'connect_retry_delay = 0.2\n'
+                           'status_code_retries = 2\n')
+    facade = compute_mod.ComputeAPI.from_conf(conf)
+    assert facade._retries == {'connect_retries': 5,
+                               'connect_retry_delay': 0.2,
+                               'status_code_retries': 2}
+
+
+def test_reads_retry_server_actions_do_not(nova):
+    """A POST Nova may have carried out is never sent twice by the
+    transport; GETs and the idempotent service PUTs are retried."""
+    facade = api(retries={'connect_retries': 4, 'connect_retry_delay': None})
+    facade.get_instance('i1')
+    assert nova.clients[-1][2]['connect_retries'] == 4
+    assert 'connect_retry_delay' not in nova.clients[-1][2]
+    facade.disable('hostA', 'failed')
+    assert all(kw['connect_retries'] == 4 for _, _, kw in nova.clients[-3:])
+    for action in (lambda: facade.evacuate('i1'), lambda: facade.start('i1'),
+                   lambda: facade.stop('i1'),
+                   lambda: facade.reset_state('i1', 'error')):
+        before = len(nova.clients)
+        action()
+        posts = [kw for _, _, kw in nova.clients[before:]]
+        assert posts and all(kw['connect_retries'] == 0
+                             and kw['status_code_retries'] == 0
+                             for kw in posts)

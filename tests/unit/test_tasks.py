@@ -655,6 +655,43 @@ def test_evacuate_counted_call_without_matching_migration_retries(
     assert row.issued_at == issued          # first issue time is kept
 
 
+def test_evacuate_answer_lost_but_nova_took_it(make_ctx, compute, db):
+    """The connection broke after Nova recorded the evacuation: follow it,
+    do not ask twice and do not call the instance failed."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    evacuate = compute.evacuate
+
+    def reset_after_nova_acted(iid, **kwargs):
+        evacuate(iid, **kwargs)
+        issued = db.get_evacuation(ctx.recovery_id, iid).issued_at
+        compute.migrations[iid] = [fakes.FakeMigration(
+            source_compute=HOST, status='accepted',
+            created_at=_nova_time(issued))]
+        raise exception.NovaUnavailable(reason='Connection reset by peer')
+
+    compute.evacuate = reset_after_nova_acted
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_DONE
+    assert len(compute.calls_of('evacuate')) == 1
+    assert _row(db, ctx, 'i1').evacuate_calls == 1
+
+
+def test_evacuate_answer_lost_and_nova_has_nothing_fails(make_ctx, compute,
+                                                         db):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    compute.fail_evacuate['i1'] = exception.NovaUnavailable(
+        reason='Connection reset by peer')
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_FAILED
+    assert 'Connection reset by peer' in result['error']
+    assert compute.calls_of('list_evacuations') == [('list_evacuations',
+                                                     'i1')]
+
+
 def test_evacuate_revert_makes_no_calls(make_ctx, compute):
     compute.add_instance('i1')
     ctx = make_ctx()

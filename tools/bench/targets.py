@@ -55,17 +55,32 @@ def workers_speedup(summary):
 
 
 def level2_before_level3(summary):
+    """Compared at the largest N both levels recovered.
+
+    Nova's ``service_down_time`` runs from the host's last service report,
+    not from vmha's fencing, so level 3's wait overlaps detection and
+    fencing: the most level 2 can save is about service_down_time minus
+    level 3's detection and fencing. The measured text says so.
+    """
     sdt = summary['settings']['service_down_time']
     name = 'level 2 finishes >= service_down_time (%s s) before level 3' % sdt
-    level2 = _row(summary, 2)
-    level3 = _row(summary, 3, level2['count']) if level2 else None
-    if level3 is None:
+    counts = sorted({r['count'] for r in summary['recovery']}, reverse=True)
+    for count in counts:
+        level2, level3 = _row(summary, 2, count), _row(summary, 3, count)
+        if level2 and level3:
+            break
+    else:
         return _target(name, None, 'not measured')
-    gap = level3['figures']['rto'] - level2['figures']['rto']
-    return _target('%s (N=%d)' % (name, level2['count']), gap >= sdt,
-                   'level 3 RTO %.1f s - level 2 RTO %.1f s = %.1f s' % (
-                       level3['figures']['rto'], level2['figures']['rto'],
-                       gap))
+    fig2, fig3 = level2['figures'], level3['figures']
+    gap = fig3['rto'] - fig2['rto']
+    ceiling = sdt - fig3['detection'] - (fig3['fencing'] or 0.0)
+    return _target(
+        '%s (N=%d)' % (name, count), gap >= sdt,
+        'level 3 RTO %.1f s - level 2 RTO %.1f s = %.1f s; Nova counts '
+        'service_down_time from the last report, so at most about %.1f s '
+        '(%s - %.1f detection - %.1f fencing) can be saved' % (
+            fig3['rto'], fig2['rto'], gap, ceiling, sdt, fig3['detection'],
+            fig3['fencing'] or 0.0))
 
 
 def detection(summary):

@@ -17,6 +17,10 @@ GROUP = cfg.OptGroup(
 
 SERVICE_TYPE = 'compute'
 
+#: retries of idempotent Nova requests after a connection error (keystoneauth
+#: retries none by default; a connection reset must not fail a recovery)
+CONNECT_RETRIES = 3
+
 OPTS = [
     cfg.StrOpt(
         'api_version',
@@ -31,7 +35,8 @@ OPTS = [
 def _adapter_opts():
     opts = ks_loading.get_adapter_conf_options(include_deprecated=False)
     cfg.set_defaults(opts, service_type=SERVICE_TYPE,
-                     valid_interfaces=['internal', 'public'])
+                     valid_interfaces=['internal', 'public'],
+                     connect_retries=CONNECT_RETRIES)
     return opts
 
 
@@ -45,6 +50,7 @@ def register_opts(conf):
     conf.set_default('service_type', SERVICE_TYPE, group=GROUP.name)
     conf.set_default('valid_interfaces', ['internal', 'public'],
                      group=GROUP.name)
+    conf.set_default('connect_retries', CONNECT_RETRIES, group=GROUP.name)
 
 
 def list_opts():

@@ -102,9 +102,18 @@ class EvacuateInstance(base.RecoveryTask):
             return
         self.ctx.db.count_evacuate_call(self.ctx.recovery_id, inst.id)
         self.ctx.mark_phase('first_evacuation_at')
-        self.ctx.compute.evacuate(
-            inst.id, target_host=policy.target_host(self.ctx.conf, self.host),
-            on_shared_storage=self.ctx.conf.evacuation.on_shared_storage)
+        try:
+            self.ctx.compute.evacuate(
+                inst.id,
+                target_host=policy.target_host(self.ctx.conf, self.host),
+                on_shared_storage=self.ctx.conf.evacuation.on_shared_storage)
+        except exception.NovaUnavailable as err:
+            # the connection broke: did Nova take the request before it did?
+            if not self._request_reached_nova():
+                raise
+            LOG.warning('Evacuate call for instance %s lost its answer (%s) '
+                        'but Nova recorded the evacuation; following it',
+                        inst.id, err)
         self.ctx.emit(events.INSTANCE_EVACUATE_STARTED, instance_id=inst.id,
                       instance_name=inst.name)
 

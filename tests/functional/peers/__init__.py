@@ -12,7 +12,8 @@ and its proxies, 16250-16259 deliberately closed ports.
 The notification tests' peers are ``snmptrapd`` (16260-16279) and the
 machine's RabbitMQ on 5672 with a vhost per test module (``rabbitmq``). The
 database outage tests put a cuttable TCP proxy (``tcp_proxy``, 16280-16289)
-in front of the machine's PostgreSQL.
+in front of the machine's PostgreSQL (16280), the Nova tests one in front of
+the lab's nova-api (16281).
 """
 
 import contextlib

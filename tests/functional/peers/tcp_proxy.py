@@ -4,10 +4,15 @@
 does) and refuses new ones until ``restore()``. The server behind it is
 untouched, so tests of "the database went away for a few seconds" run
 against the machine's real PostgreSQL without disturbing anyone else.
-Ports: 16280-16289.
+
+``drop_next_requests(n)`` makes the next ``n`` client sends vanish: the
+proxy swallows the bytes and resets that connection (RST), which is what a
+client sees when an HTTP server closes an idle keep-alive connection just as
+a request reuses it. Ports: 16280-16289.
 """
 
 import socket
+import struct
 import threading
 
 from tests.functional import peers
@@ -22,6 +27,8 @@ class TCPProxy:
         self._lock = threading.Lock()
         self._conns = []
         self._listener = None
+        self._drops = 0
+        self.dropped = 0
 
     def start(self):
         peers.check_port_free(self.port, what='TCP proxy')
@@ -47,13 +54,31 @@ class TCPProxy:
             with self._lock:
                 self._conns += [client, server]
             for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst),
+                threading.Thread(target=self._pump,
+                                 args=(src, dst, src is client),
                                  daemon=True).start()
 
-    @staticmethod
-    def _pump(src, dst):
+    def drop_next_requests(self, count=1):
+        with self._lock:
+            self._drops += count
+
+    def _take_drop(self):
+        with self._lock:
+            if self._drops <= 0:
+                return False
+            self._drops -= 1
+            self.dropped += 1
+            return True
+
+    def _pump(self, src, dst, from_client):
         try:
             while data := src.recv(65536):
+                if from_client and self._take_drop():
+                    # SO_LINGER 0: close() sends RST instead of FIN
+                    src.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack('ii', 1, 0))
+                    src.close()
+                    return
                 dst.sendall(data)
         except OSError:
             pass
