@@ -196,6 +196,22 @@ def evacuation_counts(nova, ids):
             for sid in ids}
 
 
+def assert_evacuated_once(nova, ids, source, vm_states=None,
+                          forced_down=True):
+    """What Nova must show after a recovery of ``source``: every server
+    elsewhere, settled, in its original state (``vm_states``: {id: state},
+    default all active), evacuated exactly once; the source's service
+    disabled, and forced down unless ``forced_down`` is False (level 3)."""
+    states = server_states(nova, ids)
+    for sid, (host, vm_state, task_state) in states.items():
+        assert host != source and task_state is None, (sid, states[sid])
+        wanted = (vm_states or {}).get(sid, 'active')
+        assert vm_state == wanted, (sid, states[sid], wanted)
+    assert evacuation_counts(nova, ids) == dict.fromkeys(ids, 1)
+    svc = service(nova, source)
+    assert (svc.status, svc.forced_down) == ('disabled', forced_down), svc
+
+
 def service(nova, host):
     return [s for s in nova('2.53').services.list(binary='nova-compute')
             if s.host == host][0]

@@ -77,10 +77,7 @@ def _crash_and_resume(tmp_path, lab_info, nova, url, point):
     rec = db.get_recovery(recovery_id)
     assert rec.state == db_api.COMPLETED, (rec.state, rec.error)
 
-    states = lablib.server_states(nova, ids)
-    assert all(host != SOURCE and vm == 'active' and task is None
-               for host, vm, task in states.values()), states
-    assert lablib.evacuation_counts(nova, ids) == dict.fromkeys(ids, 1)
+    lablib.assert_evacuated_once(nova, ids, SOURCE)
     assert all(e.evacuate_calls == 1 for e in db.list_evacuations(rec.id))
     types = [e.event_type for e in db.list_events(recovery_id=rec.id)]
     assert types.count('vmha.host.fence.end') == 1, types

@@ -120,13 +120,7 @@ def test_owner_killed_mid_evacuation_other_monitor_finishes(cluster, nova):
           % (len(evacuated_before), SERVERS,
              lab_monitors.epoch(rec.finished_at) - killed_at, CLAIM_TIMEOUT))
 
-    states = lablib.server_states(nova, ids)
-    for sid, (host, vm_state, task_state) in states.items():
-        assert host != SOURCE and task_state is None, (sid, states[sid])
-        assert vm_state == 'active', (sid, states[sid])
-    assert lablib.evacuation_counts(nova, ids) == dict.fromkeys(ids, 1)
-    svc = lablib.service(nova, SOURCE)
-    assert (svc.status, svc.forced_down) == ('disabled', True)
+    lablib.assert_evacuated_once(nova, ids, SOURCE)
     evacs = db.list_evacuations(rec.id)
     assert sorted(e.instance_id for e in evacs) == sorted(ids)
     assert all(e.status == db_api.EVAC_DONE for e in evacs)

@@ -91,13 +91,7 @@ def test_bmc_power_off_is_recovered_unattended(
     assert rec.state == db_api.COMPLETED, rec.error
     assert proc.alive(), 'the monitor died: %s' % proc.proc.stderr.read()
 
-    states = lablib.server_states(nova, ids)
-    for sid, (host, vm_state, task_state) in states.items():
-        assert host != SOURCE and task_state is None, (sid, states[sid])
-        assert vm_state == 'active', (sid, states[sid])
-    assert lablib.evacuation_counts(nova, ids) == dict.fromkeys(ids, 1)
-    svc = lablib.service(nova, SOURCE)
-    assert (svc.status, svc.forced_down) == ('disabled', True)
+    lablib.assert_evacuated_once(nova, ids, SOURCE)
 
     [event] = [e for e in db.list_events(recovery_id=rec.id)
                if e.event_type == 'vmha.host.failure']

@@ -34,17 +34,9 @@ def _original_states(nova, servers):
 def _check_recovered(nova, db, report, servers, original, level):
     ids = [s['id'] for s in servers]
     assert report.state == db_api.COMPLETED, report
-    states = lablib.server_states(nova, ids)
-    for sid in ids:
-        host, vm_state, task_state = states[sid]
-        assert host != SOURCE, (sid, states[sid])
-        assert task_state is None, (sid, states[sid])
-        assert vm_state == original[sid], (sid, vm_state, original[sid])
     assert set(original.values()) == {'active', 'stopped', 'error'}
-    assert lablib.evacuation_counts(nova, ids) == dict.fromkeys(ids, 1)
-    svc = lablib.service(nova, SOURCE)
-    assert svc.status == 'disabled'
-    assert svc.forced_down is (level in (1, 2))
+    lablib.assert_evacuated_once(nova, ids, SOURCE, vm_states=original,
+                                 forced_down=level in (1, 2))
     rec = db.get_recovery(report.id)
     for phase in ('detected_at', 'started_at', 'service_down_at',
                   'disabled_at', 'instances_listed_at',
