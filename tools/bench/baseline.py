@@ -19,6 +19,7 @@ from novaclient import client as nova_client
 from vmha import compute
 
 from tests.functional import lab as lablib
+from tools.bench import cpu
 from tools.bench import lablock
 
 SOURCE = 'hostA'
@@ -92,11 +93,12 @@ def run(case, workdir, lab_info, waits):
         client = _client(workdir, lab_info)
         lablib.lab('fail', SOURCE, '--mode', 'bmc')
         _force_down(client)
-        start = time.time()
+        before, start = cpu.snapshot(), time.time()
         answered = _evacuate_all(client, ids)
         confirmed = _confirm(client, ids, 120 + 5 * case.count)
+        used = cpu.usage(before, cpu.snapshot(), time.time() - start)
     return {
-        'ok': True, 'error': None,
+        'ok': True, 'error': None, 'cpu': used,
         'microversion': client.api_version.get_string(),
         'seconds': round(max(confirmed.values()) - start, 3),
         'calls_seconds': round(answered - start, 3),

@@ -15,6 +15,7 @@ from vmha.db import api as db_api
 
 from tests.functional import agents as agentlib
 from tests.functional import lab as lablib
+from tools.bench import cpu
 from tools.bench import lablock
 from tools.bench import monitor_proc
 from tools.bench import phases
@@ -90,12 +91,15 @@ def run(case, workdir, lab_info, waits):
             monitor.start()
             # a few polls: the monitor has seen every agent alive
             time.sleep(2 * vmhaconf.POLL_INTERVAL)
+            before = cpu.snapshot()
             failed_at = _fail(agents)
             rec = _final(db, 120 + 10 * case.count, monitor)
+            used = cpu.usage(before, cpu.snapshot(), time.time() - failed_at)
         finally:
             monitor.stop()
             agents.close()
         result = _result(db, rec, failed_at, case.count)
+        result['cpu'] = used
         result['microversion'] = vmhaconf.microversion(
             workdir / 'monitor.log')
         db.dispose()

@@ -58,6 +58,25 @@ def targets_table(targets):
     return '\n'.join(lines)
 
 
+#: the process groups the CPU table shows, in this order (tools.bench.cpu)
+_CPU_GROUPS = ('nova-compute', 'nova-conductor', 'nova-api',
+               'nova-scheduler', 'placement', 'keystone', 'mariadb',
+               'rabbitmq', 'vmha-monitor', 'vmha-agents')
+
+
+def cpu_table(rows):
+    """CPU seconds per process group during the measured interval."""
+    lines = ['| case | wall s | machine busy | %s |' % ' | '.join(
+        _CPU_GROUPS), '|%s' % ('---|' * (3 + len(_CPU_GROUPS)))]
+    for row in rows:
+        lines.append('| %s | %.1f | %.0f%% of %d cores | %s |' % (
+            row['case'], row['seconds'], row['machine_busy_percent'],
+            row['cores'], ' | '.join(
+                '%.1f' % row['groups'].get(group, 0.0)
+                for group in _CPU_GROUPS)))
+    return '\n'.join(lines)
+
+
 def settings_line(summary):
     s = summary['settings']
     return (
@@ -105,6 +124,12 @@ def render(summary, image_prefix=''):
                       load['rss_mb_max'], load['rss_mb_median'],
                       load['seconds'], load['members_alive'],
                       load['members']))
+    if summary.get('cpu'):
+        parts += [
+            'CPU seconds used from the failure (bare Nova: from the first '
+            'evacuate call) to the last confirmation, by process group, at '
+            'the largest N; nova-api is one gunicorn process (8 threads):',
+            cpu_table(summary['cpu'])]
     if summary.get('charts'):
         parts.append(charts(summary, image_prefix))
     return '\n\n'.join(parts) + '\n'

@@ -107,6 +107,24 @@ def detection(results):
             'max': span[1] if span else None}
 
 
+def cpu_rows(results):
+    """Where the CPU went at the largest N: one measured run per recovery
+    kind and the bare-Nova baseline (tools.bench.cpu)."""
+    measured = [r for r in results if r.get('ok') and r.get('cpu')]
+    if not measured:
+        return []
+    count = max(r['case']['count'] for r in measured)
+    rows, seen = [], set()
+    for run in measured:
+        case = plan.Case(**run['case']).group
+        if case.count != count or case in seen:
+            continue
+        seen.add(case)
+        rows.append(dict(run['cpu'], case=case.describe().rsplit(
+            ', run', 1)[0]))
+    return rows
+
+
 def build(results, settings):
     """The run's summary (without targets: see tools.bench.targets)."""
     baselines = baseline_rows(results)
@@ -119,4 +137,5 @@ def build(results, settings):
         'workers': workers_row(rows),
         'detection': detection(results),
         'monitor_load': loads[-1] if loads else None,
+        'cpu': cpu_rows(results),
     }

@@ -1,0 +1,65 @@
+"""tools.bench.cpu: process groups and CPU used between two snapshots."""
+
+import os
+import time
+
+from tools.bench import cpu
+from tools.bench import plan
+from tools.bench import report
+from tools.bench import summary
+
+
+def test_group_of_lab_and_vmha_processes():
+    assert cpu.group_of(['gunicorn: worker [nova_api_wsgi:application]']) == (
+        'nova-api')
+    assert cpu.group_of(['/v/bin/python3', '/v/bin/nova-compute',
+                         '--config-file', 'x']) == 'nova-compute'
+    assert cpu.group_of(['python', '-m', 'vmha.cmd.monitor']) == (
+        'vmha-monitor')
+    assert cpu.group_of(['/usr/sbin/mariadbd', '--port=13306']) == 'mariadb'
+    assert cpu.group_of(['bash']) is None
+    assert cpu.group_of([]) is None
+
+
+def test_usage_counts_new_processes_from_zero_and_sums_groups():
+    before = {'busy': 100.0, 'procs': {1: ('nova-api', 5.0),
+                                       2: ('nova-compute', 1.0),
+                                       9: ('mariadb', 3.0)}}
+    after = {'busy': 115.0, 'procs': {1: ('nova-api', 9.0),
+                                      2: ('nova-compute', 4.0),
+                                      3: ('nova-compute', 2.5)}}
+    used = cpu.usage(before, after, seconds=10.0)
+    assert used['groups'] == {'nova-compute': 5.5, 'nova-api': 4.0}
+    assert list(used['groups']) == ['nova-compute', 'nova-api']
+    assert used['machine_busy_percent'] == round(
+        100.0 * 15.0 / (10.0 * used['cores']), 1)
+
+
+def test_snapshot_sees_this_machine():
+    shot = cpu.snapshot()
+    assert shot['busy'] > 0
+    assert os.getpid() not in shot['procs']      # pytest is in no group
+    time.sleep(0.01)
+    assert cpu.snapshot()['busy'] >= shot['busy']
+
+
+def _run(kind, count, level=0, rep=1, busy=90.0):
+    return {'ok': True, 'case': {'kind': kind, 'count': count,
+                                 'level': level, 'workers': 0, 'rep': rep},
+            'cpu': {'seconds': 40.0, 'cores': 2,
+                    'machine_busy_percent': busy,
+                    'groups': {'nova-api': 20.5, 'vmha-monitor': 1.25}}}
+
+
+def test_cpu_rows_one_per_case_at_the_largest_n_and_rendered():
+    rows = summary.cpu_rows([
+        _run(plan.RECOVERY, 10, 2), _run(plan.RECOVERY, 50, 2, busy=97.0),
+        _run(plan.RECOVERY, 50, 2, rep=2, busy=50.0),
+        _run(plan.BASELINE, 50)])
+    assert [(r['case'], r['machine_busy_percent']) for r in rows] == [
+        ('level 2, 50 servers, workers default', 97.0),
+        ('bare Nova, 50 servers', 90.0)]
+    table = report.cpu_table(rows)
+    assert ('| level 2, 50 servers, workers default | 40.0 | 97% of 2 cores '
+            '| 0.0 | 0.0 | 20.5 |') in table
+    assert table.splitlines()[2].endswith('| 1.2 | 0.0 |')
