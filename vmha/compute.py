@@ -21,10 +21,11 @@ apply to reads and to the idempotent service updates (force-down, disable,
 enable). Server actions (evacuate, start, stop, reset-state) are POSTs that
 Nova may have carried out although the connection broke before its answer:
 they are sent once, and the caller decides (the evacuation task looks for
-Nova's migration record before it asks again). A connection Nova reset while
-it sat idle in the pool -- seen in the lab after a quiet minute -- is thus
-retried where it is safe and never turns a healthy recovery into a failed
-instance.
+Nova's migration record before it asks again). A pooled connection that
+nova-api (or a load balancer) closed after its keep-alive timeout just as a
+request reused it -- seen in the lab when a level-3 recovery resumes after
+waiting for Nova -- is thus retried where that is safe and no longer turns
+a healthy evacuation into a failed one.
 """
 
 import contextlib

@@ -12,8 +12,15 @@ def test_parse_reps():
         plan.parse_reps('10:0')
 
 
+def test_build_runs_the_single_worker_case_once():
+    cases = plan.build([50], [2], {50: 3}, workers_size=50)
+    assert [c for c in cases if c.workers == 1] == [
+        plan.Case(plan.RECOVERY, 50, 2, workers=1, rep=1)]
+    assert len([c for c in cases if c.kind == plan.RECOVERY]) == 4
+
+
 def test_build_interleaves_repetitions_and_ends_with_the_load():
-    cases = plan.build([10, 50], [2, 3], {10: 2}, workers_size=50)
+    cases = plan.build([10, 50], [2, 3], {10: 2, 50: 1}, workers_size=50)
     assert [(c.kind, c.count, c.level, c.workers, c.rep) for c in cases] == [
         ('recovery', 10, 2, 0, 1), ('recovery', 10, 3, 0, 1),
         ('baseline', 10, 0, 0, 1),

@@ -40,9 +40,9 @@ def parser():
     p.add_argument('--sizes', default='10,50',
                    help='server counts (default: 10,50; 200 is optional)')
     p.add_argument('--levels', default='1,2,3')
-    p.add_argument('--reps', default='10:3,50:2',
+    p.add_argument('--reps', default='10:2,50:2',
                    help='repetitions per size, SIZE:REPS,... (default '
-                        '10:3,50:2; a size not listed runs once)')
+                        '10:2,50:2; a size not listed runs once)')
     p.add_argument('--workers-size', type=int, default=50,
                    help='N of the 1-worker level-2 run (0: skip it)')
     p.add_argument('--no-baseline', action='store_true')
