@@ -239,6 +239,37 @@ class Cloud:
                 s.status == status for s in servers.values())
         wait_until(ready, timeout, '%d servers %s' % (len(ids), status))
 
+    def _wait_booted(self, nova, ids, create, retries=2):
+        """Until every server in ``ids`` is ACTIVE.
+
+        A server the scheduler found no host for is deleted and booted again
+        (``create(index)``, ``ids`` updated in place), ``retries`` times at
+        most: right after a reset, placement can briefly see a restarted
+        compute with its COMPUTE_STATUS_DISABLED trait still set (the
+        compute re-syncs it as it starts). Any other ERROR fails.
+        """
+        rebooted = {}
+
+        def ready():
+            servers = self.servers(ids)
+            for index, server_id in enumerate(list(ids)):
+                server = servers.get(server_id)
+                if server is None or server.status != 'ERROR':
+                    continue
+                fault = getattr(server, 'fault', {}).get(
+                    'message', 'no fault recorded')
+                if ('No valid host' not in fault
+                        or rebooted.get(index, 0) >= retries):
+                    raise LabError('server %s went to ERROR: %s'
+                                   % (server_id, fault))
+                rebooted[index] = rebooted.get(index, 0) + 1
+                say('server %s: %s; booting it again' % (server_id, fault))
+                nova.servers.delete(server_id)
+                ids[index] = create(index)
+            return all(servers.get(i) is not None
+                       and servers[i].status == 'ACTIVE' for i in ids)
+        wait_until(ready, 180, '%d servers ACTIVE' % len(ids))
+
     def boot(self, count, host, prefix, stopped=0, error=0, metadata=None):
         """``count`` servers on ``host``: ACTIVE, then some SHUTOFF/ERROR.
 
@@ -248,11 +279,15 @@ class Cloud:
             raise LabError('--stopped + --error exceeds the server count')
         flavor = self.flavor()
         nova = self.nova('2.74')    # 2.74: host= pins the target host
-        ids = [nova.servers.create(
-            '%s-%d' % (prefix, i + 1), IMAGE_ID, flavor, nics='none',
-            host=host, meta=metadata or None).id for i in range(count)]
+
+        def create(number):
+            return nova.servers.create(
+                '%s-%d' % (prefix, number + 1), IMAGE_ID, flavor, nics='none',
+                host=host, meta=metadata or None).id
+
+        ids = [create(i) for i in range(count)]
         say('booting %d servers on %s' % (count, host))
-        self.wait_servers(ids, 'ACTIVE')
+        self._wait_booted(nova, ids, create)
         to_stop, to_error = ids[:stopped], ids[stopped:stopped + error]
         for server_id in to_stop:
             nova.servers.stop(server_id)
