@@ -17,8 +17,15 @@ HB_TIMEOUT = 3.0
 POLL = 1.0
 
 
+#: what vmha-monitor logs once it watches (its detection loop runs)
+WATCHING = 'vmha-monitor watching'
+
+
 def epoch(naive_utc):
-    """Seconds since the epoch of a naive UTC datetime (vmha's records)."""
+    """Seconds since the epoch of a naive UTC datetime (vmha's records);
+    None stays None (a phase a recovery skipped)."""
+    if naive_utc is None:
+        return None
     return naive_utc.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
@@ -72,6 +79,11 @@ class MonitorProcess:
         self.proc.wait(10)
 
     def stop(self):
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM (a planned stop), SIGKILL if it does not go."""
+        if not self.alive():
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
             self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.kill()

@@ -55,7 +55,7 @@ def monitor_process(lab_cluster, tmp_path):
         proc = lab_monitors.MonitorProcess(lab_cluster[0],
                                            tmp_path / 'monitor.log')
         procs.append(proc)
-        proc.wait_for_log('vmha-monitor watching')
+        proc.wait_for_log(lab_monitors.WATCHING)
         return proc
 
     yield start

@@ -16,8 +16,8 @@ import time
 import psutil
 
 from tests.functional import agents as agentlib
+from tests.functional import lab_monitors
 from tools.bench import lablock
-from tools.bench import monitor_proc
 from tools.bench import stats
 from tools.bench import vmhaconf
 
@@ -61,8 +61,9 @@ def run(case, workdir, lab_info, waits, members=1000, seconds=60.0):
         swarm = monitor = None
         try:
             swarm = _swarm(config, members)
-            monitor = monitor_proc.MonitorProcess(
-                config, workdir / 'monitor.log').start()
+            monitor = lab_monitors.MonitorProcess(config,
+                                                  workdir / 'monitor.log')
+            monitor.wait_for_log(lab_monitors.WATCHING)
             time.sleep(WARMUP)
             swarm_cpu0 = _cpu(psutil.Process(swarm.pid))
             cpu, rss = sample(monitor.pid, seconds)

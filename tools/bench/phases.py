@@ -6,7 +6,7 @@ failure it caused, and expresses every recorded instant as seconds after it,
 so that runs can be compared and charted on one axis.
 """
 
-import datetime
+from tests.functional import lab_monitors
 
 #: the recovery's instants the benchmark reads, in flow order
 MARKS = ('detected_at', 'started_at', 'fenced_at', 'service_down_at',
@@ -25,12 +25,8 @@ FIGURES = {
 }
 
 
-def epoch(naive_utc):
-    """Seconds since the epoch of a naive UTC datetime (vmha's records);
-    None stays None (a phase the level skips)."""
-    if naive_utc is None:
-        return None
-    return naive_utc.replace(tzinfo=datetime.timezone.utc).timestamp()
+#: seconds since the epoch of vmha's naive-UTC instants (None stays None)
+epoch = lab_monitors.epoch
 
 
 def since(origin, instant):

@@ -15,9 +15,9 @@ from vmha.db import api as db_api
 
 from tests.functional import agents as agentlib
 from tests.functional import lab as lablib
+from tests.functional import lab_monitors
 from tools.bench import cpu
 from tools.bench import lablock
-from tools.bench import monitor_proc
 from tools.bench import phases
 from tools.bench import vmhaconf
 
@@ -84,11 +84,12 @@ def run(case, workdir, lab_info, waits):
                                           **_overrides(case))
         lablib.add_lab_hosts(db, lab_info)
         agents = agentlib.Agents(workdir, config, conf)
-        monitor = monitor_proc.MonitorProcess(config,
-                                              workdir / 'monitor.log')
+        monitor = None
         try:
             agents.start(*lablib.HOSTS)
-            monitor.start()
+            monitor = lab_monitors.MonitorProcess(config,
+                                                  workdir / 'monitor.log')
+            monitor.wait_for_log(lab_monitors.WATCHING)
             # a few polls: the monitor has seen every agent alive
             time.sleep(2 * vmhaconf.POLL_INTERVAL)
             before = cpu.snapshot()
@@ -96,7 +97,8 @@ def run(case, workdir, lab_info, waits):
             rec = _final(db, 120 + 10 * case.count, monitor)
             used = cpu.usage(before, cpu.snapshot(), time.time() - failed_at)
         finally:
-            monitor.stop()
+            if monitor:
+                monitor.stop()
             agents.close()
         result = _result(db, rec, failed_at, case.count)
         result['cpu'] = used

@@ -233,8 +233,7 @@ class Cloud:
             for server in servers.values():
                 if server.status == 'ERROR' and status != 'ERROR':
                     raise LabError('server %s went to ERROR: %s' % (
-                        server.id, getattr(server, 'fault', {}).get(
-                            'message', 'no fault recorded')))
+                        server.id, fault_of(server)))
             return len(servers) == len(ids) and all(
                 s.status == status for s in servers.values())
         wait_until(ready, timeout, '%d servers %s' % (len(ids), status))
@@ -256,8 +255,7 @@ class Cloud:
                 server = servers.get(server_id)
                 if server is None or server.status != 'ERROR':
                     continue
-                fault = getattr(server, 'fault', {}).get(
-                    'message', 'no fault recorded')
+                fault = fault_of(server)
                 if ('No valid host' not in fault
                         or rebooted.get(index, 0) >= retries):
                     raise LabError('server %s went to ERROR: %s'
@@ -331,6 +329,11 @@ class Cloud:
                 say('%d servers still there: deleting them again'
                     % len(left))
                 self._delete(left)
+
+
+def fault_of(server):
+    """Why Nova put a server in ERROR, as its fault says."""
+    return getattr(server, 'fault', {}).get('message', 'no fault recorded')
 
 
 def heartbeat_after(service, since):
