@@ -6,11 +6,13 @@
 #      agent heartbeats through tooz's file:// backend, no coordination server):
 #      hosts and BMCs in its inventory, one vmha-agent per host, vmha-monitor
 #      watching;
-#   3. servers are booted on hostA, then hostA hangs (its nova-compute dies and
-#      its vmha-agent stops, its BMC still says "on");
-#   4. vmha-monitor notices (heartbeat lost + BMC answers), fences hostA through
-#      IPMI, forces its service down, evacuates the servers and prints the
-#      recovery's timeline.
+#   3. once vmha-monitor reports every agent alive, servers are booted on
+#      hostA, then hostA hangs (its nova-compute dies and its vmha-agent
+#      stops, its BMC still says "on");
+#   4. vmha-monitor notices (agent heartbeat lost AND nova-compute stopped
+#      reporting: two independent signals), fences hostA through IPMI, forces
+#      its service down, evacuates the servers and prints which rule declared
+#      the failure and the recovery's timeline.
 # Env: VMHA_DEMO_DIR (default /var/tmp/vmha-demo), VMHA_DEMO_SERVERS (default 4),
 #      VMHA_DEMO_LEVEL (default 2).
 set -euo pipefail
@@ -46,7 +48,8 @@ with open(demo + '/vmha.conf', 'w') as f:
     f.write('[recovery]\nquick_evacuate_level = %s\nwait_service_down_interval = 0.5\n\n' % level)
     f.write('[fencing]\ndefault_driver = ipmi\npower_off_confirm_interval = 0.5\n\n')
     f.write('[evacuation]\nconfirm_interval = 0.5\n\n')
-    f.write('[monitor]\npoll_interval = 1\n\n')
+    f.write('[monitor]\npoll_interval = 1\nnova_report_interval = %s\n'
+            'nova_report_grace = 1\n\n' % info['report_interval'])
     f.write('[coordination]\nheartbeat_interval = 1\nheartbeat_timeout = 3\n\n')
     f.write('[nova]\nauth_type = password\nvalid_interfaces = public\n')
     for key in ('auth_url', 'username', 'password', 'project_name',
@@ -86,7 +89,19 @@ cleanup() {
   for pid in "${AGENTS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-sleep 3
+
+say "waiting until vmha-monitor reports every agent alive"
+for _ in $(seq 1 120); do
+  alive=$($VM -f json host list | .venv/bin/python -c \
+    'import json,sys; print(sum(h["agent"] == "alive" for h in json.load(sys.stdin)))')
+  [ "$alive" = 3 ] && break
+  sleep 1
+done
+if [ "$alive" != 3 ]; then
+  echo "vmha-monitor did not see the three agents alive; see $DEMO/vmha.log" >&2
+  exit 1
+fi
+$VM host list
 
 say "hostA hangs: its nova-compute dies and its vmha-agent stops, its BMC still says on"
 tools/lab/lab fail hostA --mode kill
@@ -102,6 +117,12 @@ for _ in $(seq 1 240); do
 done
 say "recovery $state, $(( $(date +%s) - FAILED_AT ))s after the failure"
 ID=$($VM -f json recovery list --host hostA | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+say "the rule that declared hostA failed:"
+$VM -f json recovery show "$ID" --events | .venv/bin/python -c '
+import json, sys
+events = json.load(sys.stdin)["events"]
+print("  " + next((e["payload"].get("source", "") for e in events
+                   if e["event_type"] == "vmha.host.failure"), "(none)"))'
 $VM recovery show "$ID" --events
 say "servers as Nova reports them now"
 tools/lab/lab status

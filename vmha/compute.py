@@ -70,13 +70,17 @@ class Service:
     state: str           # up / down
     forced_down: bool
     disabled_reason: str = None
+    #: when nova-compute last reported (Nova's clock, as Nova writes it):
+    #: compared only with its own earlier values, never with vmha's clock
+    updated_at: str = None
 
     @classmethod
     def from_nova(cls, svc):
         return cls(id=str(svc.id), host=svc.host, binary=svc.binary,
                    status=svc.status, state=svc.state,
                    forced_down=bool(getattr(svc, 'forced_down', False)),
-                   disabled_reason=getattr(svc, 'disabled_reason', None))
+                   disabled_reason=getattr(svc, 'disabled_reason', None),
+                   updated_at=getattr(svc, 'updated_at', None))
 
     @property
     def is_down(self):

@@ -22,6 +22,9 @@ class RecoveryContext:
     host: object               # vmha.inventory.HostSpec
     recovery_id: str
     level: int
+    #: two independent signals said the host stopped (level 1 may then
+    #: force it down without fencing)
+    host_stopped: bool = False
 
     def emit(self, event_type, **payload):
         """Record and notify one event of this recovery."""

@@ -29,6 +29,8 @@ INSTANCE_EVACUATED = 'vmha.instance.evacuate.end'
 INSTANCE_EVACUATE_FAILED = 'vmha.instance.evacuate.error'
 INSTANCE_SKIPPED = 'vmha.instance.evacuate.skip'
 HOST_RECOVERED = 'vmha.host.recover.end'
+AGENT_LOST = 'vmha.agent.lost'
+AGENT_RECOVERED = 'vmha.agent.recovered'
 
 PRIORITIES = {
     HOST_FAILURE_DETECTED: WARNING,
@@ -48,6 +50,8 @@ PRIORITIES = {
     INSTANCE_SKIPPED: INFO,
     HOST_RECOVERED: INFO,
     MASS_FAILURE: ERROR,
+    AGENT_LOST: WARNING,
+    AGENT_RECOVERED: INFO,
 }
 
 #: every event type that is notified (MIB, payload schema, log)

@@ -5,11 +5,18 @@ A recovery runs two flows in one persisted logbook:
 ``isolate`` (per level), then ``evacuate`` (built from isolate's instance
 plan)::
 
-  level 1:  QuickForceDown ─(failed?)→ [FenceHost → WaitServiceDown] ─┐
-  level 2:  FenceHost → ForceDownService ─────────────────────────────┤
-  level 3:  FenceHost → WaitServiceDown ──────────────────────────────┤
-            ┌─────────────────────────────────────────────────────────┘
+  level 1:  QuickForceDown ─(not done?)→ [FenceHost → ForceDownOrWait] ─┐
+  level 2:  FenceHost → ForceDownService ────────────────────────────────┤
+  level 3:  FenceHost → WaitServiceDown ─────────────────────────────────┤
+            ┌────────────────────────────────────────────────────────────┘
             └→ DisableService → ListInstances
+
+Level 1 forces the service down without powering the host off only when the
+recovery was started on two independent signals that the host itself
+stopped (``host_stopped``: agent heartbeat lost and nova-compute no longer
+reporting, see vmha.detection.decision). Otherwise -- one signal, a manual
+run, or a force-down Nova refused -- it fences first, like level 2, and
+then forces the service down, or waits for Nova if that fails.
 
   evacuate: EvacuateInstance[i] (unordered, max_workers threads)
             → RecordOutcome
@@ -42,7 +49,7 @@ def _level1(ctx):
     flow = graph_flow.Flow('isolate-level-1')
     quick = service.QuickForceDown(ctx, provides='quick_forced_down')
     fallback = linear_flow.Flow('fence-fallback').add(
-        fencing.FenceHost(ctx), service.WaitServiceDown(ctx))
+        fencing.FenceHost(ctx), service.ForceDownOrWait(ctx))
     disable = service.DisableService(ctx)
     flow.add(quick, fallback, disable)
     flow.link(quick, fallback, decider=_quick_force_down_failed,
@@ -52,7 +59,7 @@ def _level1(ctx):
 
 
 def _quick_force_down_failed(history):
-    """Decider: run the fencing fallback only if quick force-down failed."""
+    """Decider: run the fencing fallback unless quick force-down did it."""
     return not any(history.values())
 
 
@@ -108,9 +115,11 @@ def steps(level):
     """Human-readable steps of a level, for dry runs and docs."""
     check_level(level)
     return {
-        1: ['force-down nova-compute and check Nova reports it down',
-            'if that failed: fence (power off, confirm off), then wait for '
-            'Nova to report the service down',
+        1: ['only if two signals said the host stopped (agent heartbeat '
+            'lost, nova-compute not reporting): force-down nova-compute and '
+            'check Nova reports it down',
+            'otherwise, or if that failed: fence (power off, confirm off), '
+            'then force-down (or wait for Nova to report the service down)',
             'disable nova-compute', 'list instances', 'evacuate'],
         2: ['fence (power off, confirm off)', 'force-down nova-compute',
             'disable nova-compute', 'list instances', 'evacuate'],

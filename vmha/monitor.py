@@ -1,20 +1,23 @@
 """Watch compute hosts and recover those that fail.
 
 Each poll (``[monitor] poll_interval``, or sooner when a suspicion is due to
-settle) the monitor asks every detection source what it sees, applies the
-rule of :mod:`vmha.detection.decision` (vetoes, second signal, mass-failure
-guard) and starts a recovery for each host declared failed, always through
-:meth:`Monitor._start_recovery`.
+settle) the monitor asks every detection source what it sees -- each under
+``[monitor] source_timeout``, so a source that stalls is "unknown" for that
+poll instead of stalling detection -- applies the rule of
+:mod:`vmha.detection.decision` (vetoes, two signals, mass-failure guard),
+notifies agents lost on live hosts, and starts a recovery for each host
+declared failed, always through :meth:`Monitor._start_recovery`.
 
 Detection time is recorded with each recovery: ``detected_at`` is when a
-failure signal was first seen (a heartbeat membership expired, or Nova first
-reported the service down), ``started_at`` is when the monitor declared the
+failure signal was first seen (a heartbeat membership expired, or
+nova-compute's last report), ``started_at`` is when the monitor declared the
 failure; ``vmha-manage recovery show`` prints both, and the log line that
 declares a failure gives the difference.
 
-Recoveries start through a runner (vmha/runner.py): in the polling thread,
-one after the other (the default), or as jobboard jobs that the conductors of
-all monitors share (``[jobboard] backend_url``).
+Recoveries start through a runner (vmha/runner.py): on the monitor's own
+bounded pool of recovery threads (the default, ``[monitor]
+max_recoveries``), or as jobboard jobs that the conductors of all monitors
+share (``[jobboard] backend_url``). Detection never waits for a recovery.
 """
 
 import datetime
@@ -25,18 +28,24 @@ from oslo_log import log as logging
 from vmha.db import api as db_api
 from vmha import detection
 from vmha.detection import base
-from vmha.detection import bmc as bmc_mod
 from vmha.detection import decision
 from vmha import events
 from vmha import exception
 from vmha import flows
 from vmha import inventory
 from vmha import runner as runner_mod
+from vmha import threads
 
 LOG = logging.getLogger(__name__)
 
 #: wake a little after a settle time ends, not just before it
 _SETTLE_MARGIN = 0.01
+
+#: the host state that ``vmha-manage host recover`` leaves behind
+_RETURNED = 'healthy'
+
+AGENT_ALIVE = 'alive'
+AGENT_LOST = 'lost'
 
 
 def _utc(timestamp):
@@ -46,14 +55,14 @@ def _utc(timestamp):
 
 
 class Monitor:
-    """The detection loop; recovers through a :class:`Recoverer`.
+    """The detection loop; recovers through a runner.
 
-    ``sources`` and ``bmc`` (a BMCProbe) are built from ``conf`` unless
-    given.
+    ``sources`` are built from ``conf`` unless given; ``runner`` defaults to
+    running each recovery at once in the calling thread (tests, ``--once``).
     """
 
-    def __init__(self, conf, recoverer, sources=None, bmc=None,
-                 clock=time.time, runner=None):
+    def __init__(self, conf, recoverer, sources=None, clock=time.time,
+                 runner=None):
         self.conf = conf
         self.recoverer = recoverer
         self.runner = runner or runner_mod.InProcessRunner(recoverer)
@@ -62,9 +71,16 @@ class Monitor:
                         detection.load_sources(conf,
                                                compute=recoverer.compute,
                                                clock=clock))
-        self.bmc = bmc or bmc_mod.BMCProbe(conf)
+        self.nova_configured = any(source.signal == base.SERVICE
+                                   for source in self.sources)
+        self._calls = {}          # source name -> its unanswered Call
         self._mass_hosts = set()
-        self._waiting = set()
+        self._declared = {}       # host -> clock time it was declared
+        self._refused = set()     # hosts whose recovery could not start
+        # inventory hosts -> what was last recorded about their agent
+        self._agents = self.db.host_agents()
+        self._agents_lost = {host for host, agent in self._agents.items()
+                             if agent == AGENT_LOST}
         self.checks = 0
 
     @property
@@ -74,31 +90,63 @@ class Monitor:
     # -- one poll -----------------------------------------------------------
 
     def observe(self):
-        """{host: HostView} from every source that answers."""
+        """{host: HostView} from every source that answers in time."""
         reports = {}
         for source in self.sources:
-            try:
-                observed = source.observe()
-            except exception.VmhaError as err:
-                LOG.error('Detection source %s failed: %s', source.name, err)
-                continue
-            reports.setdefault(source.signal, {}).update(observed)
+            observed = self._ask(source)
+            if observed is not None:
+                reports.setdefault(source.signal, {}).update(observed)
         return decision.combine(reports)
 
-    def suspects(self, views):
-        """The views of hosts suspected failed and not in maintenance."""
-        return {host: view for host, view in views.items()
-                if decision.is_suspect(view) and not self._maintenance(host)}
+    def _ask(self, source):
+        """``source.observe()`` under the deadline, or None (unknown).
+
+        A source still busy with an earlier poll is not asked again: its
+        hosts stay unknown until that call returns.
+        """
+        call = self._calls.get(source.name)
+        timeout = 0 if call is not None else self.conf.monitor.source_timeout
+        if call is None:
+            call = threads.Call(source.observe,
+                                name='vmha-source-%s' % source.name)
+            self._calls[source.name] = call
+        try:
+            return call.result(timeout)
+        except threads.DeadlineExceeded:
+            LOG.error('Detection source %s has not answered for %.1fs or '
+                      'more; what it watches is unknown this poll',
+                      source.name, self.conf.monitor.source_timeout)
+            return None
+        except exception.VmhaError as err:
+            LOG.error('Detection source %s failed: %s', source.name, err)
+            return None
+        except Exception:
+            LOG.exception('Detection source %s failed', source.name)
+            return None
+        finally:
+            if call.done:
+                del self._calls[source.name]
+
+    def verdicts(self, views):
+        """{host: Verdict} for the hosts the rule says something about."""
+        judged = ((host, decision.judge(view, self.nova_configured))
+                  for host, view in views.items())
+        return {host: verdict for host, verdict in judged if verdict}
 
     def check_once(self):
         """Look once; recover what failed. Returns the recovery reports."""
         self.checks += 1
         views = self.observe()
-        suspects = self.suspects(views)
-        self._waiting &= set(suspects)
-        if self._mass_failure(len(views), suspects):
+        verdicts = self.verdicts(views)
+        self._note_agents(views, verdicts)
+        failed = {host: verdict for host, verdict in verdicts.items()
+                  if verdict.kind == decision.FAILED
+                  and not self._maintenance(host)
+                  and self.should_recover(host)}
+        if self._mass_failure(len(views), failed):
             return []
-        reports = (self._consider(suspects[host]) for host in sorted(suspects))
+        reports = (self._declare(views[host], failed[host])
+                   for host in sorted(failed))
         return [report for report in reports if report is not None]
 
     def _maintenance(self, host):
@@ -106,87 +154,128 @@ class Monitor:
         return spec is not None and spec.maintenance
 
     def should_recover(self, host):
-        """No unfinished recovery, and no failed one younger than
-        ``retry_failed_after``."""
+        """Whether a failed ``host`` may get a recovery now.
+
+        Not while one is unfinished; not after one that evacuated it, until
+        ``vmha-manage host recover`` put it back (whatever Nova says or
+        however the sources answer); after a failed one, once
+        ``retry_failed_after`` has passed.
+        """
         last = self.db.list_recoveries(host=host, limit=1)
         if not last:
             return True
         last = last[0]
         if last.state in db_api.ACTIVE_STATES:
             return False
-        if last.state == db_api.FAILED and last.finished_at:
+        if last.state == db_api.FAILED:
+            if not last.finished_at:
+                return False
             age = db_api.utcnow() - last.finished_at
             return age.total_seconds() >= self.conf.monitor.retry_failed_after
-        return True
+        return self._returned(host)
 
-    def _consider(self, view):
-        if not self.should_recover(view.name):
-            return None
+    def _returned(self, host):
+        """Was ``host`` put back into service after its last recovery?"""
+        return (self.db.find_host(host) is not None
+                and self.db.host_state(host) == _RETURNED)
+
+    def _declare(self, view, verdict):
         spec = self.db.find_host(view.name) or inventory.HostSpec(
             name=view.name)
         level = flows.effective_level(self.conf, spec)
-        reason = decision.judge(view, level, lambda: self.bmc.answer(spec))
-        if reason is None:
-            self._note_waiting(view)
-            return None
-        return self._declare(view, level, reason)
-
-    def _note_waiting(self, view):
-        """Say once that a lost heartbeat lacks its second signal."""
-        if (view.heartbeat_state != base.LOST
-                or view.name in self._waiting):
-            return
-        self._waiting.add(view.name)
-        LOG.warning('Host %s: heartbeat lost but no second signal (Nova: %s, '
-                    'BMC does not answer); not recovering it yet', view.name,
-                    view.service_state or 'unknown')
-
-    def _declare(self, view, level, reason):
         first_seen = view.first_seen
+        self._declared[view.name] = self._clock()
         LOG.warning('Host %s declared failed: %s; first seen %.2fs ago; '
-                    'recovering at level %d', view.name, reason,
+                    'recovering at level %d', view.name, verdict.reason,
                     self._clock() - first_seen, level)
         return self._start_recovery(view.name, level, _utc(first_seen),
-                                    reason)
+                                    verdict)
 
-    def _start_recovery(self, host, level, detected_at, detected_by):
+    def _start_recovery(self, host, level, detected_at, verdict):
         """Start the recovery of ``host``: the monitor's only way to.
 
         Returns its RecoveryReport, or None when it could not start (the
-        host is already being recovered, its fencing driver is missing...):
-        the other failed hosts must still be recovered.
+        host is already being recovered, cannot be fenced...): the other
+        failed hosts must still be recovered.
         """
         try:
-            return self.runner.start(host, level, detected_at=detected_at,
-                                     detected_by=detected_by)
+            report = self.runner.start(host, level, detected_at=detected_at,
+                                       detected_by=verdict.reason,
+                                       host_stopped=verdict.host_stopped)
         except exception.Conflict as err:
             LOG.info('Not recovering %s: %s', host, err)
         except exception.VmhaError as err:
-            LOG.error('Cannot recover %s: %s', host, err)
+            if host not in self._refused:
+                LOG.error('Cannot recover %s: %s', host, err)
+            self._refused.add(host)
+        else:
+            self._refused.discard(host)
+            return report
         return None
+
+    # -- agents lost on live hosts -------------------------------------------
+
+    def _note_agents(self, views, verdicts):
+        """Notify once when a live host's agent is lost, and when it is
+        back; nothing else is done about it. Inventory hosts also record
+        their agent's state for ``vmha-manage host list``."""
+        for host, verdict in verdicts.items():
+            if (verdict.kind == decision.AGENT_LOST
+                    and host not in self._agents_lost):
+                self._agents_lost.add(host)
+                LOG.warning('Host %s: %s; the host is alive: not fencing or '
+                            'evacuating it. Restart its vmha-agent.', host,
+                            verdict.reason)
+                self._record_agent(host, AGENT_LOST)
+                self._notify(events.AGENT_LOST, host, reason=verdict.reason)
+        for host, view in views.items():
+            if view.heartbeat_state != base.ALIVE:
+                continue
+            if host in self._agents_lost:
+                self._agents_lost.discard(host)
+                LOG.info('Host %s: vmha-agent heartbeats again', host)
+                self._notify(events.AGENT_RECOVERED, host)
+            if self._agents.get(host, AGENT_ALIVE) != AGENT_ALIVE:
+                self._record_agent(host, AGENT_ALIVE)
+
+    def _record_agent(self, host, state):
+        if host not in self._agents:
+            return
+        try:
+            self.db.update_host_agent(host, state)
+            self._agents[host] = state
+        except exception.VmhaError as err:
+            LOG.error('Could not record agent state of %s: %s', host, err)
+
+    def _notify(self, event_type, host, **payload):
+        self.recoverer.dispatcher.emit(events.Event(event_type, host=host,
+                                                    payload=payload))
 
     # -- mass-failure guard -------------------------------------------------
 
-    def _mass_failure(self, total, suspects):
-        """Apply the mass-failure guard; True while it holds."""
-        if self._mass_hosts & set(suspects):
-            return True
-        self._mass_hosts = set()
+    def _mass_failure(self, total, failed):
+        """Apply the mass-failure guard to the hosts about to be declared;
+        True while it holds."""
         now = self._clock()
         window = self.conf.monitor.mass_failure_window
-        recent = sorted(host for host, view in suspects.items()
-                        if now - view.first_seen <= window)
+        self._declared = {host: when for host, when in self._declared.items()
+                          if now - when <= window}
+        if self._mass_hosts & set(failed):
+            return True
+        self._mass_hosts = set()
+        if not failed:
+            return False
+        hosts = sorted(set(failed) | set(self._declared))
         if not decision.mass_failure(
-                len(recent), total, self.conf.monitor.max_failed_hosts_percent,
+                len(hosts), total, self.conf.monitor.max_failed_hosts_percent,
                 self.conf.monitor.max_failed_hosts):
             return False
-        self._mass_hosts = set(recent)
-        LOG.error('Mass failure: %d of %d compute hosts suspected failed '
+        self._mass_hosts = set(failed)
+        LOG.error('Mass failure: %d of %d compute hosts failed within %.0fs '
                   '(%s); NOT evacuating, waiting for an operator',
-                  len(recent), total, ', '.join(recent))
-        self.recoverer.dispatcher.emit(events.Event(
-            events.MASS_FAILURE, host=','.join(recent),
-            payload={'down': len(recent), 'total': total}))
+                  len(hosts), total, window, ', '.join(hosts))
+        self._notify(events.MASS_FAILURE, ','.join(hosts), down=len(hosts),
+                     total=total)
         return True
 
     # -- loop ---------------------------------------------------------------
@@ -206,8 +295,8 @@ class Monitor:
         """Resume what a crash left, then watch until ``stop`` (a
         threading.Event) is set."""
         for report in self.runner.resume_all():
-            LOG.info('Resumed recovery %s of %s: %s', report.id, report.host,
-                     report.state)
+            LOG.info('Resuming recovery %s of %s: %s', report.id,
+                     report.host, report.state)
         while not stop.is_set():
             try:
                 self.check_once()

@@ -109,7 +109,7 @@ class Recoverer:
     # -- public -------------------------------------------------------------
 
     def recover(self, host_name, level=None, detected_at=None,
-                recovery_id=None, detected_by=None):
+                recovery_id=None, detected_by=None, host_stopped=False):
         """Recover ``host_name`` now; return its RecoveryReport.
 
         ``detected_by`` names what detected the failure (e.g.
@@ -123,12 +123,17 @@ class Recoverer:
         recovery is recorded do not raise: they are recorded (state
         ``failed``) and notified.
         """
-        recovery_id = self.record(host_name, level, detected_at, recovery_id)
+        recovery_id = self.record(host_name, level, detected_at, recovery_id,
+                                  host_stopped=host_stopped)
         return self.start(recovery_id, detected_by=detected_by)
 
     def record(self, host_name, level=None, detected_at=None,
-               recovery_id=None):
+               recovery_id=None, host_stopped=False):
         """Record the recovery of ``host_name`` (pending); return its id.
+
+        ``host_stopped``: two independent signals said the host itself
+        stopped (see vmha.detection.decision); only then does level 1 skip
+        fencing.
 
         Raises like :meth:`recover`. A runner that has the recovery run by
         another process (a jobboard conductor) records it, then posts it.
@@ -140,7 +145,8 @@ class Recoverer:
         self._driver(host)
         recovery_id = recovery_id or str(uuid.uuid4())
         self.db.create_recovery(recovery_id, host.name, level,
-                                detected_at=detected_at, owner=self.owner)
+                                detected_at=detected_at, owner=self.owner,
+                                host_stopped=host_stopped)
         return recovery_id
 
     def start(self, recovery_id, detected_by=None, lease=None):
@@ -159,7 +165,8 @@ class Recoverer:
                                 state=db_api.RUNNING, owner=self.owner)
         self.db.mark_phase(recovery_id, 'started_at')
         self.db.update_host_state(host.name, 'recovering')
-        ctx = self._context(recovery_id, host, rec.level, lease)
+        ctx = self._context(recovery_id, host, rec.level, lease,
+                            rec.host_stopped)
         if detected_by:
             self._emit_detected(ctx, detected_by)
         ctx.emit(events.RECOVERY_STARTED)
@@ -176,7 +183,7 @@ class Recoverer:
         self.db.update_recovery(recovery_id, state=db_api.RUNNING,
                                 owner=self.owner)
         ctx = self._context(recovery_id, self._host(rec.host, True),
-                            rec.level, lease)
+                            rec.level, lease, rec.host_stopped)
         return self._run(ctx, book)
 
     def resume_all(self):
@@ -233,7 +240,8 @@ class Recoverer:
     def _driver(self, host):
         return self._fencing_driver or fencing.load_driver(self.conf, host)
 
-    def _context(self, recovery_id, host, level, lease=None):
+    def _context(self, recovery_id, host, level, lease=None,
+                 host_stopped=False):
         driver = self._driver(host)
         compute = self.compute
         if lease is not None:
@@ -245,7 +253,8 @@ class Recoverer:
             conf=self.conf, compute=compute, db=self.db,
             dispatcher=self.dispatcher,
             fencer=fencing.Fencer.from_conf(self.conf, driver), host=host,
-            recovery_id=recovery_id, level=level)
+            recovery_id=recovery_id, level=level,
+            host_stopped=bool(host_stopped))
 
     def _emit_detected(self, ctx, detected_by):
         """Notify the failure with the detection time as recorded (the

@@ -3,8 +3,10 @@
 The monitor starts every recovery through a runner (:func:`get_runner`):
 
 * :class:`InProcessRunner` (no ``[jobboard] backend_url``, the embedded
-  default): the monitor's own Recoverer runs it at once, in the calling
-  thread. No Redis, no ZooKeeper.
+  default): the monitor's own Recoverer runs it in this process, on a pool
+  of ``[monitor] max_recoveries`` daemon threads, so that detection goes on
+  while recoveries run (without a pool, in the calling thread: tests and
+  embedding services that want the report). No Redis, no ZooKeeper.
 * :class:`JobboardRunner`: records the recovery in the shared database and
   posts one job on the jobboard; the conductor (vmha/conductor.py) of
   whichever monitor claims the job runs it.
@@ -25,29 +27,87 @@ jobboards do not keep names unique (Redis keys jobs by uuid, ZooKeeper by
 sequence number), so check-then-post would race.
 """
 
+import queue
+import threading
+
 from oslo_log import log as logging
 
 from vmha import exception
 from vmha import jobboard
 from vmha import recovery
+from vmha import threads
 
 LOG = logging.getLogger(__name__)
 
 
 class InProcessRunner:
-    """Run each recovery now, in this process (one monitor)."""
+    """Run each recovery in this process: now, or on a bounded pool.
 
-    def __init__(self, recoverer):
+    With ``workers`` (the monitor's ``max_recoveries``), :meth:`start`
+    records the recovery at once -- so the next poll sees it active and the
+    database's one-active-recovery rule holds -- and a pool thread runs it;
+    failed hosts beyond the pool's size wait, recorded, for a free thread.
+    The threads are daemons: SIGTERM never waits for a recovery, which
+    resumes from its persisted state when a monitor starts again.
+    """
+
+    def __init__(self, recoverer, workers=None):
         self.recoverer = recoverer
+        self._queue = queue.Queue() if workers else None
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        for number in range(workers or 0):
+            threads.spawn(self._work, name='vmha-recovery-%d' % number)
 
-    def start(self, host, level=None, detected_at=None, detected_by=None):
-        """Recover ``host``; return its final RecoveryReport."""
-        return self.recoverer.recover(host, level, detected_at=detected_at,
-                                      detected_by=detected_by)
+    def start(self, host, level=None, detected_at=None, detected_by=None,
+              host_stopped=False):
+        """Recover ``host``: its final RecoveryReport without a pool, its
+        pending one with."""
+        if self._queue is None:
+            return self.recoverer.recover(
+                host, level, detected_at=detected_at, detected_by=detected_by,
+                host_stopped=host_stopped)
+        recovery_id = self.recoverer.record(host, level,
+                                            detected_at=detected_at,
+                                            host_stopped=host_stopped)
+        self._submit(recovery_id, detected_by)
+        return recovery.RecoveryReport.load(self.recoverer.db, recovery_id)
 
     def resume_all(self):
-        """Finish what a crashed process left, now."""
-        return self.recoverer.resume_all()
+        """Finish what a crashed process left: now without a pool, on the
+        pool with (their pending reports are returned)."""
+        if self._queue is None:
+            return self.recoverer.resume_all()
+        reports = []
+        for rec in self.recoverer.db.unfinished_recoveries():
+            self._submit(rec.id, None)
+            reports.append(recovery.RecoveryReport.load(self.recoverer.db,
+                                                        rec.id))
+        return reports
+
+    def _submit(self, recovery_id, detected_by):
+        with self._lock:
+            self._busy += 1
+        self._queue.put((recovery_id, detected_by))
+
+    def _work(self):
+        while True:
+            recovery_id, detected_by = self._queue.get()
+            try:
+                self.recoverer.start(recovery_id, detected_by=detected_by)
+            except Exception:
+                LOG.exception('Recovery %s stopped with an error; it stays '
+                              'unfinished and is resumed later', recovery_id)
+            finally:
+                with self._lock:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+    def wait(self, timeout=None):
+        """Wait until no recovery is running or waiting; True if so."""
+        with self._lock:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     def close(self):
         pass
@@ -60,7 +120,8 @@ class JobboardRunner:
         self.recoverer = recoverer
         self.board = board
 
-    def start(self, host, level=None, detected_at=None, detected_by=None):
+    def start(self, host, level=None, detected_at=None, detected_by=None,
+              host_stopped=False):
         """Record and post the recovery of ``host``; return its (pending)
         RecoveryReport.
 
@@ -69,7 +130,8 @@ class JobboardRunner:
         operator) recorded this failure first.
         """
         recovery_id = self.recoverer.record(host, level,
-                                            detected_at=detected_at)
+                                            detected_at=detected_at,
+                                            host_stopped=host_stopped)
         try:
             self.board.post(host, recovery_id, detected_by)
         except exception.CoordinationError as err:
@@ -86,6 +148,10 @@ class JobboardRunner:
         return [recovery.RecoveryReport.load(self.recoverer.db, rid)
                 for rid in self.board.repost_orphans(self.recoverer.db)]
 
+    def wait(self, timeout=None):
+        """Nothing runs here: the conductors run the jobs."""
+        return True
+
     def close(self):
         self.board.close()
 
@@ -95,5 +161,5 @@ def get_runner(conf, recoverer, board=None):
     means in-process. ``board`` (a connected :class:`vmha.jobboard.Board`)
     is shared with this process's conductor."""
     if not conf.jobboard.backend_url:
-        return InProcessRunner(recoverer)
+        return InProcessRunner(recoverer, conf.monitor.max_recoveries)
     return JobboardRunner(recoverer, board or jobboard.Board.connect(conf))

@@ -126,6 +126,9 @@ def write_config(path, lab_info, db_url, **overrides):
         'recovery.wait_service_down_timeout': 90,
         'recovery.wait_service_down_interval': 0.5,
         'notification.drivers': 'log',
+        # vmha must be told Nova's report_interval (not in Nova's API)
+        'monitor.nova_report_interval': lab_info['report_interval'],
+        'monitor.nova_report_grace': 1,
     }
     for key in ('auth_url', 'username', 'password', 'project_name',
                 'user_domain_name', 'project_domain_name'):

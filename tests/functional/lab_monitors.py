@@ -15,6 +15,13 @@ from tests.functional import lab as lablib
 
 HB_TIMEOUT = 3.0
 POLL = 1.0
+GRACE = 1.0     # [monitor] nova_report_grace, as lab.write_config sets it
+
+
+def detection_bound(lab_info):
+    """The rule's worst case from a host's death to its declaration
+    (vmha/detection/decision.py) with the lab's timings."""
+    return max(HB_TIMEOUT, lab_info['report_interval'] + GRACE + POLL) + POLL
 
 
 #: what vmha-monitor logs once it watches (its detection loop runs)

@@ -22,13 +22,16 @@ def test_migrations_create_every_table_and_are_idempotent(server_url):
     migration.upgrade(server_url)
     migration.upgrade(server_url)
     assert migration.current_revision(server_url) == \
-        migration.head_revision() == '0002'
+        migration.head_revision() == '0003'
     engine = sa.create_engine(server_url)
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names())
     columns = {c['name'] for c in inspector.get_columns('recoveries')}
+    host_columns = {c['name'] for c in inspector.get_columns('hosts')}
     engine.dispose()
-    assert {'active_host', 'lease_owner', 'lease_expires_at'} <= columns
+    assert {'active_host', 'lease_owner', 'lease_expires_at',
+            'host_stopped'} <= columns
+    assert 'agent' in host_columns
     assert {'hosts', 'recoveries', 'evacuations', 'events',
             'vmha_alembic_version', 'logbooks', 'flowdetails',
             'atomdetails'} <= tables

@@ -9,8 +9,11 @@ Two ways to notice, one test each:
 
 * ``heartbeat``: vmha-agent processes for the three hosts heartbeat through
   the real Redis; hostA's agent is SIGKILLed with the power-off (a powered
-  off host runs nothing). The lost heartbeat plus the BMC answering (power
-  off) declare it failed within seconds.
+  off host runs nothing). The lost heartbeat plus nova-compute no longer
+  writing its service record declare it failed within seconds.
+* ``hung``: the same, but hostA hangs instead (``lab fail --mode stop``
+  SIGSTOPs its nova-compute, its agent is SIGSTOPped): both signals stop,
+  the BMC still says "on"; fencing powers it off.
 * ``nova``: no agent; Nova marks the service down after its
   service_down_time and the monitor acts on that.
 """
@@ -69,22 +72,28 @@ def _recovered(db):
     return recs[0] if recs else None
 
 
-@pytest.mark.parametrize('detection', ['heartbeat', 'nova'])
+@pytest.mark.parametrize('detection', ['heartbeat', 'hung', 'nova'])
 def test_bmc_power_off_is_recovered_unattended(
         detection, tmp_path, lab_cluster, monitor_process, nova, lab_info):
     config, conf, db, agents = lab_cluster
     servers = lablib.boot(SERVERS, SOURCE)
     ids = [s['id'] for s in servers]
-    if detection == 'heartbeat':
+    with_agents = detection != 'nova'
+    if with_agents:
         agents.start(*lablib.HOSTS)
     proc = monitor_process()
+    time.sleep(3 * POLL)        # a few polls with every agent alive
 
     failed_at = time.time()
-    lablib.lab('fail', SOURCE, '--mode', 'bmc')
+    if detection == 'hung':
+        lablib.lab('fail', SOURCE, '--mode', 'stop')
+        agents.procs[SOURCE].signal(signal.SIGSTOP)
+    else:
+        lablib.lab('fail', SOURCE, '--mode', 'bmc')
     if detection == 'heartbeat':
         agents.procs[SOURCE].signal(signal.SIGKILL)
 
-    timeout = 60 if detection == 'heartbeat' else (
+    timeout = 60 if with_agents else (
         lab_info['service_down_time'] + 120)
     rec = agentlib.wait_for(lambda: _recovered(db), timeout, interval=0.5,
                             what='recovery of %s' % SOURCE)
@@ -96,9 +105,12 @@ def test_bmc_power_off_is_recovered_unattended(
     [event] = [e for e in db.list_events(recovery_id=rec.id)
                if e.event_type == 'vmha.host.failure']
     declared = lab_monitors.epoch(rec.started_at) - failed_at
-    if detection == 'heartbeat':
-        assert 'heartbeat lost' in event.payload['source']
-        assert declared <= HB_TIMEOUT + POLL + 1.0, declared
+    if with_agents:
+        assert rec.host_stopped is True
+        assert event.payload['source'].startswith(
+            'agent heartbeat lost and nova-compute stopped reporting')
+        assert declared <= lab_monitors.detection_bound(lab_info) + 1.0, \
+            declared
     else:
         assert 'Nova reports the service down' in event.payload['source']
     print('%s: declared %.1fs after the power-off, recovery %s in %.1fs'

@@ -19,8 +19,11 @@ class FakeCompute:
                  end_stopped=False):
         self.lock = threading.Lock()
         self.calls = []
+        # 'frozen': nova-compute stopped writing its record (updated_at)
         self.services = {h: {'state': 'up', 'status': 'enabled',
-                             'forced_down': False} for h in hosts}
+                             'forced_down': False, 'frozen': False,
+                             'reports': 0, 'disabled_reason': None}
+                         for h in hosts}
         self.instances = {}
         self.rebuild_polls = rebuild_polls
         self.end_stopped = end_stopped
@@ -61,7 +64,17 @@ class FakeCompute:
         s = self.services[host]
         return compute.Service(id='svc-' + host, host=host,
                                binary='nova-compute', status=s['status'],
-                               state=s['state'], forced_down=s['forced_down'])
+                               state=s['state'], forced_down=s['forced_down'],
+                               disabled_reason=s.get('disabled_reason'),
+                               updated_at='report-%d' % s.get('reports', 0))
+
+    def report(self):
+        """Every live nova-compute writes its record once: not frozen,
+        and Nova does not call it down on its own."""
+        for s in self.services.values():
+            if not s.get('frozen') and (s['state'] == 'up'
+                                        or s['forced_down']):
+                s['reports'] = s.get('reports', 0) + 1
 
     # -- ComputeAPI ----------------------------------------------------------
     def get_service(self, host):
@@ -70,6 +83,7 @@ class FakeCompute:
 
     def list_services(self, binary=None):
         self._record('list_services')
+        self.report()
         return [self._service(h) for h in sorted(self.services)]
 
     def force_down(self, host, forced=True):
@@ -89,6 +103,7 @@ class FakeCompute:
     def disable(self, host, reason):
         self._record('disable', host, reason)
         self.services[host]['status'] = 'disabled'
+        self.services[host]['disabled_reason'] = reason
         return self._service(host)
 
     def enable(self, host):
@@ -289,16 +304,3 @@ class FakeMembership:
 
     def close(self):
         self.closed = True
-
-
-class FakeBMC:
-    """BMCProbe stand-in: ``answers`` {host: power state or None}."""
-
-    def __init__(self, answers=None, default=None):
-        self.answers = dict(answers or {})
-        self.default = default
-        self.asked = []
-
-    def answer(self, host):
-        self.asked.append(host.name)
-        return self.answers.get(host.name, self.default)

@@ -401,8 +401,9 @@ def test_host_recover_after_repair(cli, repaired, running_agent, db_url):
     code, out, err = cli('host', 'recover', 'hostA')
     assert (code, err) == (0, '')
     assert 'healthy' in out
-    assert repaired.services['hostA'] == {'state': 'up', 'status': 'enabled',
-                                          'forced_down': False}
+    service = repaired.services['hostA']
+    assert (service['state'], service['status'], service['forced_down']) == (
+        'up', 'enabled', False)
     db = db_api.Database(db_url)
     assert db.host_state('hostA') == 'healthy'
     [event] = db.list_events(host='hostA')

@@ -16,85 +16,71 @@ def view(heartbeat=None, service=None, hb_since=T0, svc_since=T0 + 5):
         service=base.Observation(service, svc_since) if service else None)
 
 
-class BMC:
-    """bmc_answer() stand-in that counts its calls."""
-
-    def __init__(self, power=None):
-        self.power = power
-        self.calls = 0
-
-    def __call__(self):
-        self.calls += 1
-        return self.power
+FAILED, AGENT_LOST = decision.FAILED, decision.AGENT_LOST
 
 
-@pytest.mark.parametrize('heartbeat, service, power, expected', [
+@pytest.mark.parametrize('heartbeat, service, kind, host_stopped', [
     # a live heartbeat vetoes everything, Nova included
-    (base.ALIVE, base.DOWN, 'on', None),
-    # heartbeat lost + Nova agrees
-    (base.LOST, base.DOWN, None,
-     'heartbeat lost, Nova reports the service down'),
-    # heartbeat lost + BMC answers (Nova not down yet, or no Nova source)
-    (base.LOST, base.UP, 'on', 'heartbeat lost, BMC answers (power on)'),
-    (base.LOST, None, 'off', 'heartbeat lost, BMC answers (power off)'),
-    # heartbeat lost, nothing agrees: not failed (monitor may be cut off)
-    (base.LOST, base.UP, None, None),
+    (base.ALIVE, base.DOWN, None, None),
+    (base.ALIVE, base.STALE, None, None),
+    # heartbeat lost and nova-compute stopped reporting: two signals
+    (base.LOST, base.STALE, FAILED, True),
+    (base.LOST, base.DOWN, FAILED, True),
+    # heartbeat lost, nova-compute still reports: the agent died, not the
+    # host. The old rule declared this failed when the BMC answered; it
+    # powered off healthy hosts (issue 12). Never again.
+    (base.LOST, base.UP, AGENT_LOST, False),
+    # heartbeat lost, Nova configured but did not answer: unknown, wait
     (base.LOST, None, None, None),
-    # handled or unknown to Nova: vetoed
-    (base.LOST, base.HANDLED, 'on', None),
-    (base.LOST, base.ABSENT, 'on', None),
+    # vmha handled it, or Nova does not know it: vetoed
+    (base.LOST, base.HANDLED, None, None),
+    (base.LOST, base.ABSENT, None, None),
     # expired but still settling: never acted on
-    (base.MISSING, base.DOWN, 'on', None),
-    (base.MISSING, base.UP, 'on', None),
-    # no heartbeat evidence: Nova alone decides
-    (None, base.DOWN, None,
-     'Nova reports the service down (no agent heartbeat)'),
-    (base.LEFT, base.DOWN, None,
-     'Nova reports the service down (no agent heartbeat)'),
-    (base.LEFT, base.UP, 'on', None),
-    (None, base.UP, 'on', None),
-    (None, base.HANDLED, 'on', None),
+    (base.MISSING, base.DOWN, None, None),
+    (base.MISSING, base.STALE, None, None),
+    (base.MISSING, base.UP, None, None),
+    # no heartbeat evidence: Nova's own "down" decides, one signal only
+    (None, base.DOWN, FAILED, False),
+    (base.LEFT, base.DOWN, FAILED, False),
+    # ... and vmha's early "stale" is not enough without an agent
+    (None, base.STALE, None, None),
+    (base.LEFT, base.STALE, None, None),
+    (base.LEFT, base.UP, None, None),
+    (None, base.UP, None, None),
+    (None, base.HANDLED, None, None),
+    (None, None, None, None),
 ])
-def test_rule(heartbeat, service, power, expected):
-    assert decision.judge(view(heartbeat, service), 2, BMC(power)) == expected
+def test_rule(heartbeat, service, kind, host_stopped):
+    verdict = decision.judge(view(heartbeat, service))
+    if kind is None:
+        assert verdict is None
+    else:
+        assert (verdict.kind, verdict.host_stopped) == (kind, host_stopped)
 
 
-def test_bmc_asked_only_when_the_rule_needs_it():
-    bmc = BMC('on')
-    decision.judge(view(base.LOST, base.DOWN), 2, bmc)
-    decision.judge(view(None, base.DOWN), 2, bmc)
-    decision.judge(view(base.ALIVE, base.DOWN), 2, bmc)
-    decision.judge(view(base.MISSING, base.UP), 2, bmc)
-    assert bmc.calls == 0
-    decision.judge(view(base.LOST, base.UP), 2, bmc)
-    assert bmc.calls == 1
+def test_reasons_say_what_the_verdict_rests_on():
+    stale = decision.HostView('h1', base.Observation(base.LOST, T0),
+                              base.Observation(base.STALE, T0, 'silent 13s'))
+    assert decision.judge(stale).reason == (
+        'agent heartbeat lost and nova-compute stopped reporting '
+        '(silent 13s)')
+    alive = decision.HostView('h1', base.Observation(base.LOST, T0),
+                              base.Observation(base.UP, T0, 'report 1s ago'))
+    assert decision.judge(alive).reason == (
+        'agent heartbeat lost but nova-compute still reports (report 1s ago)')
 
 
-def test_level1_needs_the_bmc_when_nova_is_the_only_signal():
-    assert decision.judge(view(None, base.DOWN), 1, BMC(None)) is None
-    assert decision.judge(view(None, base.DOWN), 1, BMC('on')) == (
-        'Nova reports the service down (no agent heartbeat), level 1, BMC '
-        'answers (power on)')
-    # two signals already: no BMC needed
-    assert decision.judge(view(base.LOST, base.DOWN), 1, BMC(None))
-
-
-@pytest.mark.parametrize('heartbeat, service, suspect', [
-    (base.ALIVE, base.DOWN, False),
-    (base.MISSING, base.UP, True),
-    (base.LOST, None, True),
-    (base.LEFT, base.UP, False),
-    (base.LEFT, base.DOWN, True),
-    (None, base.DOWN, True),
-    (base.LOST, base.HANDLED, False),
-    (None, None, False),
-])
-def test_suspect(heartbeat, service, suspect):
-    assert decision.is_suspect(view(heartbeat, service)) is suspect
+def test_heartbeat_alone_declares_only_without_a_nova_source():
+    lost = view(base.LOST, None)
+    assert decision.judge(lost, nova_configured=True) is None
+    verdict = decision.judge(lost, nova_configured=False)
+    assert (verdict.kind, verdict.host_stopped) == (FAILED, False)
+    assert 'no Nova source' in verdict.reason
 
 
 def test_first_seen_is_the_earliest_failure_signal():
     assert view(base.MISSING, base.DOWN, 10.0, 7.0).first_seen == 7.0
+    assert view(base.LOST, base.STALE, 10.0, 7.0).first_seen == 7.0
     assert view(base.LOST, base.UP, 10.0, 7.0).first_seen == 10.0
     assert view(base.ALIVE, base.UP).first_seen is None
 

@@ -31,7 +31,8 @@ def test_level_call_order(make_recoverer, compute, driver, conf, db,
     if level == 3:
         compute.services[HOST]['state'] = 'down'     # heartbeat lost
     compute.add_instance('i1')
-    report = make_recoverer().recover(HOST, level=level)
+    report = make_recoverer().recover(HOST, level=level,
+                                      host_stopped=level == 1)
     assert report.state == db_api.COMPLETED, report.error
     assert report.level == level
     assert nova_calls(compute) == head + _tail(conf, 'i1')
@@ -47,7 +48,8 @@ def test_level_call_order(make_recoverer, compute, driver, conf, db,
 def test_phase_timestamps_follow_flow_order(make_recoverer, compute, level):
     compute.services[HOST]['state'] = 'down' if level == 3 else 'up'
     compute.add_instance('i1')
-    report = make_recoverer().recover(HOST, level=level)
+    report = make_recoverer().recover(HOST, level=level,
+                                      host_stopped=level == 1)
     phases = [report.phases[p] for p in db_api.PHASES]
     expected_missing = {'fenced_at'} if level == 1 else set()
     missing = {p for p in db_api.PHASES if report.phases[p] is None}
@@ -62,11 +64,13 @@ def test_level1_fallback_when_force_down_fails(make_recoverer, compute, conf,
         host=HOST, binary='nova-compute', reason='HTTP 500')
     compute.services[HOST]['state'] = 'down'
     compute.add_instance('i1')
-    report = make_recoverer().recover(HOST, level=1)
+    report = make_recoverer().recover(HOST, level=1, host_stopped=True)
     assert report.state == db_api.COMPLETED, report.error
+    # after fencing, force-down is tried once more, then Nova is waited for
     assert nova_calls(compute) == (
         [('force_down', HOST, True)] + FENCE
-        + [('wait_service_down', HOST)] + _tail(conf, 'i1'))
+        + [('force_down', HOST, True), ('wait_service_down', HOST)]
+        + _tail(conf, 'i1'))
     rec = db.get_recovery(report.id)
     assert rec.fence_confirmed is True
     types = dispatcher.types()
@@ -81,10 +85,24 @@ def test_level1_fallback_when_force_down_fails(make_recoverer, compute, conf,
 def test_level1_no_fallback_when_force_down_works(make_recoverer, compute,
                                                   dispatcher):
     compute.add_instance('i1')
-    make_recoverer().recover(HOST, level=1)
+    make_recoverer().recover(HOST, level=1, host_stopped=True)
     assert not [c for c in compute.calls if c[0].startswith('fence.')]
     assert not compute.calls_of('wait_service_down')
     assert events.HOST_FENCED not in dispatcher.types()
+
+
+def test_level1_fences_first_without_two_signals(make_recoverer, compute,
+                                                 conf, db):
+    """Issue 12: level 1 rebuilt the servers of a host whose BMC said on
+    and whose nova-compute still ran (the old test asserted no fencing
+    whatever the evidence). Without two signals that the host stopped --
+    a manual run, one signal only -- it fences like level 2."""
+    compute.add_instance('i1')
+    report = make_recoverer().recover(HOST, level=1)
+    assert report.state == db_api.COMPLETED, report.error
+    assert nova_calls(compute) == (FENCE + [('force_down', HOST, True)]
+                                   + _tail(conf, 'i1'))
+    assert db.get_recovery(report.id).fence_confirmed is True
 
 
 class StaysUpCompute(fakes.FakeCompute):
@@ -133,7 +151,8 @@ def test_level1_fallback_fence_unconfirmed_no_evacuation(
         host=HOST, binary='nova-compute', reason='HTTP 500')
     compute.add_instance('i1')
     drv = fakes.FakeFencingDriver(stays_on=True, journal=compute.calls)
-    report = make_recoverer(fencing_driver=drv).recover(HOST, level=1)
+    report = make_recoverer(fencing_driver=drv).recover(
+        HOST, level=1, host_stopped=True)
     _assert_not_evacuated(report, compute, dispatcher, db)
     assert not compute.calls_of('wait_service_down')
 
@@ -146,7 +165,7 @@ def test_level1_fallback_fence_unconfirmed_reverts_force_down(
     fc.add_instance('i1')
     drv = fakes.FakeFencingDriver(stays_on=True, journal=fc.calls)
     report = make_recoverer(compute=fc, fencing_driver=drv).recover(
-        HOST, level=1)
+        HOST, level=1, host_stopped=True)
     _assert_not_evacuated(report, fc, dispatcher, db)
     calls = nova_calls(fc)
     assert calls[0] == ('force_down', HOST, True)
@@ -240,7 +259,8 @@ def test_bounded_parallelism(make_recoverer, conf, max_workers):
     fc = SlowCompute()
     for n in range(6):
         fc.add_instance('i%d' % n)
-    report = make_recoverer(compute=fc).recover(HOST, level=1)
+    report = make_recoverer(compute=fc).recover(HOST, level=1,
+                                                host_stopped=True)
     assert report.state == db_api.COMPLETED
     assert sorted(c[1] for c in fc.calls_of('evacuate')) == [
         'i%d' % n for n in range(6)]

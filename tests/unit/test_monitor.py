@@ -30,10 +30,12 @@ class StubRecoverer:
     def recovered(self):
         return [call['host'] for call in self.calls]
 
-    def recover(self, host, level=None, detected_at=None, detected_by=None):
+    def recover(self, host, level=None, detected_at=None, detected_by=None,
+                host_stopped=False):
         self.calls.append({'host': host, 'level': level,
                            'detected_at': detected_at,
-                           'detected_by': detected_by})
+                           'detected_by': detected_by,
+                           'host_stopped': host_stopped})
         if host in self.fail:
             raise self.fail[host]
         return host
@@ -55,12 +57,7 @@ def clock():
 
 
 @pytest.fixture
-def bmc():
-    return fakes.FakeBMC()
-
-
-@pytest.fixture
-def watch(conf, db, dispatcher, clock, bmc):
+def watch(conf, db, dispatcher, clock):
     """make(compute, membership=None, **stub) -> (Monitor, StubRecoverer);
     with ``membership``, the heartbeat source runs too."""
     def make(compute, membership=None, **kwargs):
@@ -69,7 +66,7 @@ def watch(conf, db, dispatcher, clock, bmc):
         if membership is not None:
             sources.append(heartbeat.HeartbeatSource(
                 conf, membership=membership, clock=clock))
-        return monitor.Monitor(conf, stub, sources=sources, bmc=bmc,
+        return monitor.Monitor(conf, stub, sources=sources,
                                clock=clock), stub
     return make
 
@@ -81,8 +78,10 @@ def test_down_enabled_service_is_recovered_once(watch, clock):
     assert mon.check_once() == ['c2']
     [call] = stub.calls
     assert call['level'] == 2
-    assert call['detected_by'] == ('Nova reports the service down (no '
-                                   'agent heartbeat)')
+    assert call['detected_by'].startswith(
+        'Nova reports the service down, no agent heartbeat (Nova reports it '
+        'down')
+    assert call['host_stopped'] is False
     assert call['detected_at'] == monitor._utc(clock.now)
 
 
@@ -92,14 +91,44 @@ def test_nothing_down_nothing_recovered(watch, dispatcher):
     assert stub.calls == [] and dispatcher.events == []
 
 
-@pytest.mark.parametrize('fields', [{'status': 'disabled'},
-                                    {'forced_down': True}])
-def test_handled_services_are_left_alone(watch, fields):
+def test_a_service_vmha_disabled_is_left_alone(watch, conf):
     compute = cluster(down=['c2'])
-    compute.services['c2'].update(fields)
+    compute.services['c2'].update(
+        status='disabled', disabled_reason=conf.recovery.disabled_reason)
     mon, stub = watch(compute)
     mon.check_once()
     assert stub.calls == []
+
+
+@pytest.mark.parametrize('reason', ['draining for maintenance',
+                                    'AUTO: Connection to libvirt lost'])
+def test_a_disable_vmha_did_not_make_is_no_veto(watch, reason):
+    """Issue 14: a drained (or libvirt-disabled) host that dies is
+    recovered; the old rule never recovered it."""
+    compute = cluster(down=['c2'])
+    compute.services['c2'].update(status='disabled', disabled_reason=reason)
+    mon, stub = watch(compute)
+    assert mon.check_once() == ['c2']
+
+
+def test_an_operators_force_down_is_judged_by_the_hosts_reports(
+        watch, clock, conf):
+    """Forced down by someone else, the host is failed only once its
+    nova-compute also stopped reporting."""
+    compute = cluster()
+    compute.services['c2']['forced_down'] = True
+    compute.services['c2']['state'] = 'down'
+    mon, stub = watch(compute)
+    for _ in range(3):
+        clock.advance(conf.monitor.nova_report_interval)
+        assert mon.check_once() == []          # still reporting: alive
+    compute.services['c2']['frozen'] = True
+    mon.check_once()
+    clock.advance(conf.monitor.nova_report_interval
+                  + conf.monitor.nova_report_grace + 0.1)
+    assert mon.check_once() == ['c2']
+    assert stub.calls[0]['detected_by'].startswith(
+        'Nova reports the service down, no agent heartbeat (forced down')
 
 
 def test_maintenance_host_not_recovered(watch, db):
@@ -145,11 +174,20 @@ def test_failed_recovery_retried_only_after_delay(watch, db, conf):
     assert stub.recovered == ['c2']
 
 
-def test_completed_recovery_does_not_block_a_new_failure(watch, db):
-    _finished(db, 'r1', 'c2', db_api.COMPLETED, seconds_ago=1)
+@pytest.mark.parametrize('state', [db_api.COMPLETED,
+                                   db_api.COMPLETED_WITH_ERRORS])
+def test_a_recovered_host_stays_handled_until_it_is_put_back(watch, db,
+                                                             state):
+    """Issue 14: the old monitor recovered it again on the next poll
+    (heartbeat-only detection, or Nova unreachable for one poll)."""
+    db.add_host(inventory.HostSpec(name='c2'))
+    _finished(db, 'r1', 'c2', state, seconds_ago=3600)
+    db.update_host_state('c2', 'evacuated')
     mon, stub = watch(cluster(down=['c2']))
-    mon.check_once()
-    assert stub.recovered == ['c2']
+    for _ in range(3):
+        assert mon.check_once() == []
+    db.update_host_state('c2', 'healthy')     # vmha-manage host recover
+    assert mon.check_once() == ['c2']
 
 
 def test_conflict_on_one_host_does_not_stop_others(watch):
@@ -168,16 +206,6 @@ def test_error_on_one_host_does_not_stop_others(watch):
                                        available='noop')})
     assert mon.check_once() == ['c2']
     assert stub.recovered == ['c1', 'c2']
-
-
-def test_every_recovery_starts_through_one_method(watch, monkeypatch):
-    mon, stub = watch(cluster(n=8, down=['c1', 'c2']))
-    started = []
-    monkeypatch.setattr(mon, '_start_recovery',
-                        lambda *args: started.append(args) or args[0])
-    assert mon.check_once() == ['c1', 'c2']
-    assert [args[:2] for args in started] == [('c1', 2), ('c2', 2)]
-    assert stub.calls == []
 
 
 # -- mass-failure guard -------------------------------------------------------
@@ -217,7 +245,7 @@ def test_the_guard_holds_until_the_operator_handled_every_host(
         db.add_host(inventory.HostSpec(name=host, maintenance=True))
     # c3 was part of the mass failure: still not recovered automatically
     assert mon.check_once() == []
-    compute.services['c3']['forced_down'] = True   # operator evacuated it
+    db.add_host(inventory.HostSpec(name='c3', maintenance=True))
     mon.check_once()
     compute.services['c4']['state'] = 'down'       # a new, single failure
     assert mon.check_once() == ['c4']
@@ -268,48 +296,82 @@ def _expire(mon, clock, agents, *hosts):
     clock.advance(mon.sources[1].settle)
 
 
-def test_lost_heartbeat_with_bmc_answering_is_recovered(watch, agents, bmc,
-                                                        clock):
-    bmc.default = 'on'
+def _stop_reporting(mon, clock, compute, *hosts):
+    """Freeze the hosts' nova-compute records and let them turn stale."""
+    for host in hosts:
+        compute.services[host]['frozen'] = True
+    mon.check_once()
+    clock.advance(mon.sources[0].stale_after + 0.1)
+
+
+def test_a_lost_agent_on_a_live_host_is_only_notified(watch, agents, clock,
+                                                      dispatcher, db):
+    """Issue 12: SIGKILL of the agent alone powered the host off."""
+    db.add_host(inventory.HostSpec(name='c2'))
     mon, stub = watch(cluster(), agents)
-    assert mon.check_once() == []
-    agents.current.discard('c2')
-    first_seen = clock.now
-    assert mon.check_once() == []            # missing: settling
-    assert bmc.asked == []
-    clock.advance(mon.sources[1].settle)
-    assert mon.check_once() == ['c2']
-    [call] = stub.calls
-    assert call['detected_by'] == 'heartbeat lost, BMC answers (power on)'
-    assert call['detected_at'] == monitor._utc(first_seen)
-    assert bmc.asked == ['c2']
+    mon.check_once()
+    _expire(mon, clock, agents, 'c2')
+    for _ in range(4):
+        assert mon.check_once() == []
+        clock.advance(5)
+    assert stub.calls == []
+    [lost] = dispatcher.of_type(events.AGENT_LOST)
+    assert lost.host == 'c2' and lost.priority == events.WARNING
+    assert 'nova-compute still reports' in lost.payload['reason']
+    assert db.host_agents()['c2'] == monitor.AGENT_LOST
+    agents.current.add('c2')
+    mon.check_once()
+    [back] = dispatcher.of_type(events.AGENT_RECOVERED)
+    assert back.host == 'c2'
+    assert db.host_agents()['c2'] == monitor.AGENT_ALIVE
 
 
-def test_lost_heartbeat_waits_for_a_second_signal(watch, agents, bmc, clock):
+def test_a_restarted_monitor_remembers_a_lost_agent(watch, agents, db,
+                                                    dispatcher):
+    db.add_host(inventory.HostSpec(name='c2'))
+    db.update_host_agent('c2', monitor.AGENT_LOST)
+    mon, stub = watch(cluster(), agents)
+    mon.check_once()
+    assert len(dispatcher.of_type(events.AGENT_RECOVERED)) == 1
+    assert db.host_agents()['c2'] == monitor.AGENT_ALIVE
+
+
+def test_lost_heartbeat_and_silent_nova_compute_is_a_failure(
+        watch, agents, clock):
     compute = cluster()
     mon, stub = watch(compute, agents)
     mon.check_once()
-    _expire(mon, clock, agents, 'c2')
-    for _ in range(2):
-        assert mon.check_once() == []
-    assert bmc.asked == ['c2', 'c2']
-    compute.services['c2']['state'] = 'down'   # Nova agrees now
+    first_seen = clock.now
+    agents.current.discard('c2')
+    _stop_reporting(mon, clock, compute, 'c2')
     assert mon.check_once() == ['c2']
-    assert stub.calls[0]['detected_by'] == (
-        'heartbeat lost, Nova reports the service down')
+    [call] = stub.calls
+    assert call['host_stopped'] is True
+    assert call['detected_by'].startswith(
+        'agent heartbeat lost and nova-compute stopped reporting')
+    assert call['detected_at'] == monitor._utc(first_seen)
 
 
-def test_live_heartbeat_vetoes_nova_down(watch, agents, bmc):
-    bmc.default = 'on'
+def test_a_silent_nova_compute_with_a_live_agent_is_no_failure(
+        watch, agents, clock):
+    compute = cluster()
+    mon, stub = watch(compute, agents)
+    _stop_reporting(mon, clock, compute, 'c2')
+    for _ in range(3):
+        assert mon.check_once() == []
+        clock.advance(5)
+
+
+def test_live_heartbeat_vetoes_nova_down(watch, agents):
     mon, stub = watch(cluster(down=['c2']), agents)
     for _ in range(2):
         assert mon.check_once() == []
-    assert stub.calls == [] and bmc.asked == []
+    assert stub.calls == []
 
 
-def test_planned_stop_is_not_a_failure(watch, agents, bmc, clock):
-    bmc.default = 'on'
-    mon, stub = watch(cluster(), agents)
+def test_planned_stop_is_not_a_failure(watch, agents, clock):
+    compute = cluster()
+    mon, stub = watch(compute, agents)
     mon.check_once()
     agents.current.discard('c2')
     agents.left_hosts.add('c2')
@@ -321,23 +383,25 @@ def test_planned_stop_is_not_a_failure(watch, agents, bmc, clock):
     agents.left_hosts.discard('c2')
     agents.current.add('c2')
     mon.check_once()
-    _expire(mon, clock, agents, 'c2')
+    agents.current.discard('c2')
+    _stop_reporting(mon, clock, compute, 'c2')
     assert mon.check_once() == ['c2']
 
 
-def test_recovered_host_is_not_recovered_twice(watch, agents, bmc, clock,
-                                               make_recoverer, conf):
-    """After its recovery the host is forced down and disabled: handled."""
-    bmc.default = 'on'
+def test_recovered_host_is_not_recovered_twice(watch, agents, clock,
+                                               make_recoverer, conf, db):
+    """After its recovery the host is handled until it is put back."""
+    db.add_host(inventory.HostSpec(name='c2'))
     compute = cluster()
     compute.add_instance('i1', host='c2')
     rec = make_recoverer(compute=compute)
     sources = [nova.NovaSource(conf, compute=compute, clock=clock),
                heartbeat.HeartbeatSource(conf, membership=agents,
                                          clock=clock)]
-    mon = monitor.Monitor(conf, rec, sources=sources, bmc=bmc, clock=clock)
+    mon = monitor.Monitor(conf, rec, sources=sources, clock=clock)
     mon.check_once()
-    _expire(mon, clock, agents, 'c2')
+    agents.current.discard('c2')
+    _stop_reporting(mon, clock, compute, 'c2')
     [report] = mon.check_once()
     assert report.state == db_api.COMPLETED, report.error
     for _ in range(3):
@@ -346,23 +410,76 @@ def test_recovered_host_is_not_recovered_twice(watch, agents, bmc, clock,
     assert len(rec.db.list_recoveries(host='c2')) == 1
 
 
-def test_agents_dying_together_trip_the_guard(watch, agents, bmc, clock,
+def test_agents_dying_together_trip_the_guard(watch, agents, clock,
                                               dispatcher):
-    """Expiries up to one heartbeat interval apart are seen together."""
-    bmc.default = 'on'
-    mon, stub = watch(cluster(), agents)
+    compute = cluster()
+    mon, stub = watch(compute, agents)
     mon.check_once()
-    agents.current -= {'c1', 'c2'}
-    mon.check_once()
-    clock.advance(mon.sources[1].settle / 2)
-    agents.current.discard('c3')
-    mon.check_once()
-    clock.advance(mon.sources[1].settle / 2)
-    # c1 and c2 are lost now, c3 still settling: 3 of 4 suspected
+    agents.current -= {'c1', 'c2', 'c3'}
+    _stop_reporting(mon, clock, compute, 'c1', 'c2', 'c3')
+    clock.advance(mon.sources[1].settle)
     assert mon.check_once() == []
-    assert stub.calls == [] and bmc.asked == []
+    assert stub.calls == []
     [alert] = dispatcher.of_type(events.MASS_FAILURE)
     assert alert.host == 'c1,c2,c3'
+
+
+def test_a_slow_source_cannot_turn_into_a_burst_of_recoveries(
+        watch, agents, clock, conf, dispatcher):
+    """Issue 12: with the coordination backend blocking for 62 s, five
+    hosts Nova reported down were all declared, "first seen 62.8 s ago",
+    outside the window: the guard never fired. The guard counts what is
+    declared now, however old the signals are."""
+    conf.set_override('mass_failure_window', 60, 'monitor')
+    compute = cluster(n=5)
+    mon, stub = watch(compute, agents)
+    agents.error = exception.CoordinationError(
+        backend='redis://127.0.0.1:1', action='list members',
+        reason='refused')
+    mon.check_once()
+    for host in compute.services:
+        compute.services[host]['state'] = 'down'
+    mon.check_once()
+    clock.advance(62.8)
+    assert mon.check_once() == []
+    assert stub.calls == []
+    [alert] = dispatcher.of_type(events.MASS_FAILURE)
+    assert alert.payload == {'down': 5, 'total': 5}
+
+
+class HangingSource(base.DetectionSource):
+    """A source whose backend accepts and never answers."""
+
+    entry_point_name = 'hanging'
+    signal = base.HEARTBEAT
+
+    def __init__(self):
+        self.release = threading.Event()
+        self.calls = 0
+
+    def observe(self):
+        self.calls += 1
+        self.release.wait(30)
+        return {}
+
+
+def test_a_hanging_source_is_unknown_and_asked_once(conf, db, dispatcher,
+                                                   clock, caplog):
+    conf.set_override('source_timeout', 0.5, 'monitor')
+    compute = cluster(down=['c2'])
+    stub = StubRecoverer(compute, db, dispatcher)
+    hanging = HangingSource()
+    mon = monitor.Monitor(conf, stub, clock=clock, sources=[
+        nova.NovaSource(conf, compute=compute, clock=clock), hanging])
+    try:
+        # Nova still answers: the host without heartbeat evidence is
+        # recovered on Nova's word, as without agents
+        assert mon.check_once() == ['c2']
+        mon.check_once()
+        assert hanging.calls == 1        # not asked again while it hangs
+        assert 'hanging has not answered' in caplog.text
+    finally:
+        hanging.release.set()
 
 
 def test_next_delay_wakes_up_when_a_suspicion_settles(watch, agents, clock,
@@ -379,7 +496,7 @@ def test_next_delay_wakes_up_when_a_suspicion_settles(watch, agents, clock,
 
 
 def test_a_failing_source_leaves_the_decision_to_the_others(watch, agents,
-                                                           caplog):
+                                                           caplog, db):
     mon, stub = watch(cluster(down=['c2']), agents)
     assert mon.check_once() == []          # c2 has a live agent
     agents.error = exception.CoordinationError(backend='redis://x',
@@ -396,9 +513,10 @@ def test_monitor_drives_a_real_recovery(conf, db, make_recoverer, clock):
     compute = cluster(n=4, down=['c3'])
     compute.add_instance('i1', host='c3')
     compute.add_instance('i2', host='c1')
+    db.add_host(inventory.HostSpec(name='c3'))
     rec = make_recoverer(compute=compute)
     mon = monitor.Monitor(conf, rec, sources=[nova.NovaSource(
-        conf, compute=compute, clock=clock)], bmc=fakes.FakeBMC())
+        conf, compute=compute, clock=clock)])
     [report] = mon.check_once()
     assert report.host == 'c3'
     assert report.state == db_api.COMPLETED, report.error
@@ -408,7 +526,7 @@ def test_monitor_drives_a_real_recovery(conf, db, make_recoverer, clock):
     assert rec_row.detected_at == monitor._utc(clock.now)
     types = [e.event_type for e in db.list_events(recovery_id=report.id)]
     assert types[0] == events.HOST_FAILURE_DETECTED
-    # next poll: c3 is disabled and forced down, nothing more to do
+    # next poll: vmha disabled c3 and holds it handled, nothing more to do
     assert mon.check_once() == []
     assert len(db.list_recoveries()) == 1
 
@@ -459,22 +577,37 @@ def test_run_survives_database_errors(watch, monkeypatch):
     assert stub.calls == []
 
 
-def test_nova_source_states():
-    compute = cluster(n=4, down=['c2', 'c3', 'c4'])
-    compute.services['c3']['forced_down'] = True
-    compute.services['c4']['status'] = 'disabled'
+def test_nova_source_states(conf):
+    conf.set_override('nova_report_interval', 3, 'monitor')
+    conf.set_override('nova_report_grace', 1, 'monitor')
+    compute = cluster(n=6, down=['c2'])
+    compute.services['c3'].update(status='disabled',
+                                  disabled_reason=conf.recovery.disabled_reason)
+    compute.services['c4'].update(status='disabled',
+                                  disabled_reason='draining')
+    compute.services['c5'].update(forced_down=True, state='down')
     clock = fakes.Clock()
-    source = nova.NovaSource(None, compute=compute, clock=clock)
+    source = nova.NovaSource(conf, compute=compute, clock=clock)
     seen = source.observe()
     assert {h: o.state for h, o in seen.items()} == {
         'c1': base.UP, 'c2': base.DOWN, 'c3': base.HANDLED,
-        'c4': base.HANDLED}
-    clock.advance(3)
-    assert source.observe()['c2'].since == seen['c2'].since
-    compute.services['c2']['state'] = 'up'
-    source.observe()
-    compute.services['c2']['state'] = 'down'
-    assert source.observe()['c2'].since == clock.now
+        'c4': base.UP, 'c5': base.UP, 'c6': base.UP}
+    compute.services['c6']['frozen'] = True
+    compute.services['c5']['frozen'] = True
+    clock.advance(4)
+    # exactly interval + grace of silence is still up
+    assert source.observe()['c6'].state == base.UP
+    clock.advance(0.5)
+    now = source.observe()
+    assert now['c6'].state == base.STALE
+    assert now['c6'].since == clock.now
+    assert 'last report seen changing 4.5s ago' in now['c6'].detail
+    assert now['c5'].state == base.DOWN
+    assert now['c2'].since == seen['c2'].since
+    assert now['c1'].state == base.UP
+    # it reports again: up at once
+    compute.services['c6']['frozen'] = False
+    assert source.observe()['c6'].state == base.UP
 
 
 def test_clock_times_are_recorded_as_naive_utc():

@@ -1,6 +1,8 @@
 """Runners (in-process or jobboard), job naming and board configuration."""
 
 import logging
+import threading
+import time
 
 import pytest
 
@@ -9,6 +11,7 @@ from vmha import exception
 from vmha import jobboard
 from vmha import runner
 from tests.unit.conftest import HOST
+from tests.unit import fakes
 
 
 class FakeJob:
@@ -68,6 +71,62 @@ def test_in_process_runner_recovers_now(make_recoverer, compute):
 
 
 # -- job naming ---------------------------------------------------------------
+
+class GatedCompute(fakes.FakeCompute):
+    """Evacuations block until the test opens the gate."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.gate = threading.Event()
+
+    def evacuate(self, iid, target_host=None, on_shared_storage=False):
+        assert self.gate.wait(30), 'gate never opened'
+        return super().evacuate(iid, target_host, on_shared_storage)
+
+
+def test_pooled_runner_records_at_once_and_runs_recoveries_together(
+        make_recoverer, db, conf):
+    """Issue 13: the embedded monitor ran recoveries inside its detection
+    loop, one after the other; a second failure waited for the first."""
+    fc = GatedCompute(hosts=('h1', 'h2', 'h3', 'spare'))
+    for host in ('h1', 'h2', 'h3'):
+        fc.add_instance('i-' + host, host=host)
+    pool = runner.InProcessRunner(make_recoverer(compute=fc), workers=2)
+    reports = [pool.start(host, 2) for host in ('h1', 'h2', 'h3')]
+    # recorded before start() returned: the next poll sees them active
+    assert [r.state for r in reports] == [db_api.PENDING] * 3
+    # two run together (both blocked in Nova), the third waits its turn
+    deadline = time.monotonic() + 30
+    while len(fc.calls_of('list_instances')) < 2:
+        assert time.monotonic() < deadline, 'two recoveries never ran'
+        time.sleep(0.01)
+    assert not pool.wait(timeout=0.2)
+    assert len(fc.calls_of('list_instances')) == 2
+    fc.gate.set()
+    assert pool.wait(timeout=60)
+    states = [db.get_recovery(r.id).state for r in reports]
+    assert states == [db_api.COMPLETED] * 3
+
+
+def test_pooled_runner_survives_a_recovery_that_raises(make_recoverer, db,
+                                                       monkeypatch):
+    rec = make_recoverer()
+    pool = runner.InProcessRunner(rec, workers=1)
+    calls = []
+
+    def broken(recovery_id, detected_by=None):
+        calls.append(recovery_id)
+        raise RuntimeError('bug')
+
+    monkeypatch.setattr(rec, 'start', broken)
+    first = pool.start(HOST, 2)
+    assert pool.wait(timeout=30)
+    assert calls == [first.id]
+    db.update_recovery(first.id, state=db_api.FAILED, active_host=None)
+    second = pool.start(HOST, 2)        # the worker is still there
+    assert pool.wait(timeout=30)
+    assert calls == [first.id, second.id]
+
 
 def test_job_name_is_per_host_and_recovery():
     assert jobboard.job_name('c1', 'r1') == 'vmha-recovery:c1:r1'

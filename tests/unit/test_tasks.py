@@ -224,15 +224,23 @@ def test_force_down_revert_failure_is_swallowed(make_ctx, compute, db):
 
 
 def test_quick_force_down_success(make_ctx, compute):
-    assert service.QuickForceDown(make_ctx(level=1)).execute() is True
+    ctx = make_ctx(level=1, host_stopped=True)
+    assert service.QuickForceDown(ctx).execute() is True
     assert compute.calls_of('force_down') == [('force_down', HOST, True)]
+
+
+def test_quick_force_down_needs_two_signals(make_ctx, compute, dispatcher):
+    """Without them it does nothing and sends the flow to fencing."""
+    assert service.QuickForceDown(make_ctx(level=1)).execute() is False
+    assert compute.calls_of('force_down') == []
+    assert dispatcher.types() == []
 
 
 def test_quick_force_down_returns_false_instead_of_raising(make_ctx, compute,
                                                            dispatcher, db):
     compute.fail['force_down'] = exception.ForceDownFailed(
         host=HOST, binary='nova-compute', reason='HTTP 500')
-    ctx = make_ctx(level=1)
+    ctx = make_ctx(level=1, host_stopped=True)
     assert service.QuickForceDown(ctx).execute() is False
     assert dispatcher.types() == [events.SERVICE_FORCE_DOWN_FAILED]
     assert _recovery(db, ctx).forced_down is None
@@ -240,8 +248,8 @@ def test_quick_force_down_returns_false_instead_of_raising(make_ctx, compute,
 
 def test_quick_force_down_not_reported_down_returns_false(make_ctx):
     fc = StaysUpCompute()
-    assert service.QuickForceDown(make_ctx(level=1, compute=fc)).execute() \
-        is False
+    ctx = make_ctx(level=1, compute=fc, host_stopped=True)
+    assert service.QuickForceDown(ctx).execute() is False
     assert fc.calls_of('force_down') == [('force_down', HOST, True)]
 
 

@@ -1,18 +1,19 @@
 """vmha-agent: heartbeat this compute host to vmha-monitor.
 
 Thin: load configuration, run :class:`vmha.agent.Agent` until SIGTERM or
-SIGINT, which leave the group at once (a planned stop, not a failure).
+SIGINT, which leave the group at once (a planned stop, not a failure). The
+process exits within a few seconds of the signal even when the coordination
+backend hangs (vmha/cmd/service.py).
 """
 
-import signal
 import sys
-import threading
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from vmha import agent
 from vmha import conf as vmha_conf
+from vmha.cmd import service
 from vmha import exception
 
 
@@ -22,15 +23,12 @@ def main(argv=None):
     logging.register_options(conf)
     conf(sys.argv[1:] if argv is None else argv, project='vmha')
     logging.setup(conf, 'vmha')
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     try:
-        agent.Agent(conf).run(stop)
+        heart = agent.Agent(conf)
     except (exception.VmhaError, cfg.Error) as err:
         print('vmha-agent: error: %s' % err, file=sys.stderr)
         return 1
-    return 0
+    return service.run('vmha-agent', heart.run)
 
 
 if __name__ == '__main__':

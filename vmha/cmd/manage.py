@@ -161,10 +161,12 @@ def cmd_host_update(args, conf):
 
 
 def cmd_host_list(args, conf):
-    rows = [_host_row(spec, state) for spec, state in
-            db_api.Database.from_conf(conf).list_hosts()]
+    db = db_api.Database.from_conf(conf)
+    agents = db.host_agents()
+    rows = [dict(_host_row(spec, state), agent=agents.get(spec.name) or '-')
+            for spec, state in db.list_hosts()]
     _print(args, rows, ['name', 'fencing_driver', 'bmc_address', 'bmc_port',
-                        'level', 'maintenance', 'state'])
+                        'level', 'maintenance', 'state', 'agent'])
 
 
 def cmd_host_show(args, conf):

@@ -1,13 +1,12 @@
 """vmha-monitor: watch compute hosts and recover those that fail.
 
 Thin: load configuration, build a Recoverer and a Monitor, run the detection
-loop until SIGTERM/SIGINT. On start it resumes any recovery a previous
-(crashed) monitor left unfinished.
+loop until SIGTERM/SIGINT (vmha/cmd/service.py: promptly, even while a
+backend hangs). On start it resumes any recovery a previous (crashed)
+monitor left unfinished.
 """
 
-import signal
 import sys
-import threading
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -18,6 +17,7 @@ from vmha import exception
 from vmha import monitor
 from vmha import recovery
 from vmha import runner
+from vmha.cmd import service
 
 LOG = logging.getLogger(__name__)
 
@@ -37,6 +37,32 @@ def _build(conf):
         raise
 
 
+def _close(watcher):
+    watcher.close()
+    watcher.runner.close()
+    watcher.recoverer.close()
+
+
+def _once(watcher):
+    """Resume, look once, wait for the recoveries started; 0 or 1."""
+    watcher.runner.resume_all()
+    watcher.check_once()
+    watcher.runner.wait()
+    return 0
+
+
+def _watch(conf, watcher, stop):
+    LOG.info('vmha-monitor watching with %s every %.1fs',
+             ', '.join(s.name for s in watcher.sources),
+             conf.monitor.poll_interval)
+    conductor_service = conductor.serve(conf, watcher.runner)
+    try:
+        watcher.run(stop)
+    finally:
+        if conductor_service is not None:
+            conductor_service.stop()
+
+
 def main(argv=None):
     conf = cfg.CONF
     vmha_conf.register_opts(conf)
@@ -44,33 +70,19 @@ def main(argv=None):
     conf.register_cli_opts(_CLI_OPTS)
     conf(sys.argv[1:] if argv is None else argv, project='vmha')
     logging.setup(conf, 'vmha')
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     try:
         watcher = _build(conf)
     except (exception.VmhaError, cfg.Error) as err:
         print('vmha-monitor: error: %s' % err, file=sys.stderr)
         return 1
-    try:
-        if conf.once:
-            watcher.runner.resume_all()
-            watcher.check_once()
-        else:
-            LOG.info('vmha-monitor watching with %s every %.1fs',
-                     ', '.join(s.name for s in watcher.sources),
-                     conf.monitor.poll_interval)
-            service = conductor.serve(conf, watcher.runner)
-            try:
-                watcher.run(stop)
-            finally:
-                if service is not None:
-                    service.stop()
-    finally:
-        watcher.close()
-        watcher.runner.close()
-        watcher.recoverer.close()
-    return 0
+    if conf.once:
+        try:
+            return _once(watcher)
+        finally:
+            _close(watcher)
+    return service.run('vmha-monitor',
+                       lambda stop: _watch(conf, watcher, stop),
+                       cleanup=lambda: _close(watcher))
 
 
 if __name__ == '__main__':

@@ -49,6 +49,42 @@ OPTS = [
         min=1.0,
         help='Seconds within which suspected host failures count together '
              'for the mass-failure guard.'),
+    cfg.FloatOpt(
+        'nova_report_interval',
+        default=10.0,
+        min=0.1,
+        help='Nova\'s [DEFAULT] report_interval on the compute hosts '
+             '(seconds; Nova\'s default is 10). Nova\'s API does not '
+             'publish it, so vmha must be told. A nova-compute whose '
+             'service record (updated_at) has not changed for '
+             'nova_report_interval + nova_report_grace has stopped '
+             'reporting: that, together with a lost agent heartbeat, is '
+             'what declares a host failed. Set it too low and a slow report '
+             'looks like a stop; too high only slows detection.'),
+    cfg.FloatOpt(
+        'nova_report_grace',
+        default=2.0,
+        min=0.0,
+        help='Seconds of slack on top of nova_report_interval before a '
+             'nova-compute that stopped updating its service record counts '
+             'as stopped (a report delayed by a busy conductor or database).'),
+    cfg.FloatOpt(
+        'source_timeout',
+        default=10.0,
+        min=0.5,
+        help='Seconds a detection source may take to answer one poll. A '
+             'source that does not answer in time (a coordination backend or '
+             'nova-api that accepts and stalls) is "unknown" for that poll: '
+             'nothing it would have said is acted on, and the poll goes on '
+             'with the other sources.'),
+    cfg.IntOpt(
+        'max_recoveries',
+        default=4,
+        min=1,
+        help='Recoveries the embedded monitor (no [jobboard] backend_url) '
+             'runs at the same time, beside its detection loop. Further '
+             'failed hosts are recorded at once and wait for a free slot; '
+             'detection never waits for a recovery.'),
     cfg.IntOpt(
         'retry_failed_after',
         default=300,

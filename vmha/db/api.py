@@ -236,6 +236,22 @@ class Database:
                 row.state = state
 
     @_retried
+    def update_host_agent(self, name, agent):
+        """Record the monitor's word on a host's agent; hosts not in the
+        inventory are ignored."""
+        with self.session() as session:
+            row = session.scalar(sa.select(models.Host).filter_by(name=name))
+            if row is not None:
+                row.agent = agent
+
+    @_retried
+    def host_agents(self):
+        """{host name: the monitor's last word on its agent} (inventory)."""
+        with self.session() as session:
+            return dict(session.execute(sa.select(
+                models.Host.name, models.Host.agent)).all())
+
+    @_retried
     def delete_host(self, name):
         with self.session() as session:
             session.delete(self._host_row(session, name))
@@ -244,7 +260,7 @@ class Database:
 
     @_retried
     def create_recovery(self, recovery_id, host, level, dry_run=False,
-                        detected_at=None, owner=None):
+                        detected_at=None, owner=None, host_stopped=False):
         """Record a new recovery; refuse if the host already has one running.
 
         Several monitors may record the same failure at the same instant:
@@ -257,7 +273,8 @@ class Database:
                 session.add(models.Recovery(
                     id=recovery_id, host=host, level=level, state=PENDING,
                     dry_run=dry_run, detected_at=detected_at or utcnow(),
-                    owner=owner, active_host=None if dry_run else host))
+                    owner=owner, active_host=None if dry_run else host,
+                    host_stopped=bool(host_stopped)))
         except exception.RecoveryInProgress:
             raise
         except exception.Conflict:

@@ -35,6 +35,8 @@ class Host(TimestampMixin, Base):
     level = sa.Column(sa.Integer, nullable=True)
     maintenance = sa.Column(sa.Boolean, nullable=False, default=False)
     state = sa.Column(sa.String(32), nullable=False, default='healthy')
+    # the monitor's last word on the host's vmha-agent (alive, lost)
+    agent = sa.Column(sa.String(16), nullable=True)
 
 
 class Recovery(TimestampMixin, Base):
@@ -59,6 +61,9 @@ class Recovery(TimestampMixin, Base):
     fencing_driver = sa.Column(sa.String(64), nullable=True)
     fence_confirmed = sa.Column(sa.Boolean, nullable=True)
     forced_down = sa.Column(sa.Boolean, nullable=True)
+    # two independent signals said the host stopped (level 1 may skip
+    # fencing only then)
+    host_stopped = sa.Column(sa.Boolean, nullable=True)
     # per-phase timestamps: the product's speed evidence
     detected_at = sa.Column(sa.DateTime, nullable=True)
     started_at = sa.Column(sa.DateTime, nullable=True)

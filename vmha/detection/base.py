@@ -19,9 +19,10 @@ MISSING = 'missing'      # membership expired, waiting for the settle time
 LOST = 'lost'            # no heartbeat for heartbeat_timeout
 
 # service states
-UP = 'up'
-DOWN = 'down'            # enabled, not forced down, and Nova says down
-HANDLED = 'handled'      # disabled or forced down: someone dealt with it
+UP = 'up'                # nova-compute still updates its service record
+STALE = 'stale'          # its record stopped changing (report_interval+grace)
+DOWN = 'down'            # Nova itself says down (service_down_time)
+HANDLED = 'handled'      # vmha disabled it (its disabled_reason)
 ABSENT = 'absent'        # Nova has no compute service of that name
 
 
@@ -29,6 +30,8 @@ ABSENT = 'absent'        # Nova has no compute service of that name
 class Observation:
     state: str
     since: float = None
+    #: what the state rests on, for log lines and notifications
+    detail: str = None
 
 
 class DetectionSource(abc.ABC):

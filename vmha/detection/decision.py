@@ -1,49 +1,71 @@
 """When a host is failed: the rule vmha-monitor applies, and its guard.
 
-For every host the sources report a *heartbeat* state (vmha-agent, through
-tooz) and a *service* state (Nova's nova-compute service); either may be
-unknown (no agent ever seen, source not enabled).
+This docstring and the README's "The rule" say the same thing.
 
-**Vetoes** (never failed): the heartbeat is ``alive`` (the host runs,
-whatever Nova says); Nova reports the service ``handled`` (disabled or
-forced down: an operator or a previous recovery dealt with it) or ``absent``
-(not a compute host Nova knows). The monitor adds: the host is in
-maintenance, has an unfinished recovery, or its last recovery failed less
-than ``[monitor] retry_failed_after`` ago.
+Each poll gives, per host, a *heartbeat* state (vmha-agent through the
+coordination backend) and a *service* state (is nova-compute still writing
+its service record? see :mod:`vmha.detection.nova`). Either may be unknown:
+no agent was ever seen, a source is not configured, or it did not answer
+this poll (``[monitor] source_timeout``). Unknown is never "lost".
 
-**Suspect**: not vetoed, and the heartbeat is ``missing``/``lost`` or Nova
-reports the service ``down``.
+**Never failed**: the heartbeat is ``alive``; nova-compute is ``up`` (its
+record still changes) -- unless the heartbeat is lost, see below; the
+service is ``handled`` (vmha disabled it) or ``absent`` from Nova. The
+monitor adds: the host is in maintenance, has an unfinished recovery, was
+recovered and not put back (``vmha-manage host recover``), or its last
+recovery failed less than ``[monitor] retry_failed_after`` ago. A service
+disabled by an operator or by Nova is *no* veto: a drained host that dies
+is recovered.
 
-**Failed** -- a suspect is declared failed only when
+**Failed** -- declared when
 
-1. its heartbeat is ``lost`` (none for ``[coordination] heartbeat_timeout``)
-   AND a second signal agrees: Nova reports the service ``down``, OR the
-   host's BMC answers a power-state query (the monitor reaches the host's
-   management network, so it is not simply cut off from the host; the
-   ``noop`` driver never counts); or
-2. there is no heartbeat evidence (no agent seen, or its agent stopped on
-   purpose and left the group) AND Nova reports the service ``down`` (Nova's
-   own heartbeat timeout, ``service_down_time``); at ``quick_evacuate_level``
-   1, which powers nothing off, the BMC must answer as well.
+1. the heartbeat is ``lost`` (none for ``[coordination] heartbeat_timeout``)
+   AND nova-compute stopped reporting (``stale``: no change for
+   ``nova_report_interval + nova_report_grace``; or ``down``). Two
+   independent signals say the host itself stopped: ``host_stopped``; or
+2. there is no heartbeat evidence (no agent, its agent left on purpose, or
+   the heartbeat source did not answer) AND Nova itself reports the service
+   ``down`` (Nova's ``service_down_time``). One signal: ``host_stopped`` is
+   False; or
+3. only the heartbeat source is configured (no ``nova`` source, not
+   recommended) and the heartbeat is ``lost``: ``host_stopped`` is False.
 
-A ``missing`` heartbeat (expired, still settling) is never acted on.
+**Agent lost, host alive**: the heartbeat is ``lost`` but nova-compute is
+``up``. Nothing is fenced or evacuated; the monitor notifies
+``vmha.agent.lost`` once (and ``vmha.agent.recovered`` when the agent is
+back). A BMC that answers proves only that the monitor reaches the
+management network: it is no evidence either way.
 
-**Mass-failure guard**, checked before anything is declared: when the
-suspects first seen within ``[monitor] mass_failure_window`` are more than
+``host_stopped`` matters at ``quick_evacuate_level`` 1: only then does a
+recovery force the service down without powering the host off first;
+otherwise level 1 fences like level 2.
+
+Worst-case time from a host's death to its declaration, with agents:
+``max(heartbeat_timeout, nova_report_interval + nova_report_grace +
+poll_interval) + poll_interval`` (the monitor sees the last report up to one
+poll late, and declares at the next poll).
+
+**Mass-failure guard**, checked before anything is declared: when the hosts
+about to be declared in one poll, plus those declared within
+``[monitor] mass_failure_window`` before it, are more than
 ``max_failed_hosts_percent`` of all hosts the sources know (or more than
 ``max_failed_hosts``), the monitor is probably the one cut off: nothing is
-declared, one ``vmha.host.failure.mass`` alert is raised, and no host is
-recovered automatically until every host of that event is no longer a
-suspect (back, put in maintenance, or recovered by an operator).
+declared, one ``vmha.host.failure.mass`` alert is raised, and those hosts
+are not recovered automatically until each is no longer failing. It counts
+what the monitor decides now, not when each signal was first seen, so a
+source that was slow to answer cannot turn into a burst of recoveries.
 """
 
 import dataclasses
 
 from vmha.detection import base
 
-_VETO_SERVICE = (base.HANDLED, base.ABSENT)
+FAILED = 'failed'
+AGENT_LOST = 'agent-lost'
+
+_STOPPED = (base.STALE, base.DOWN)
 _FAILING = {base.HEARTBEAT: (base.MISSING, base.LOST),
-            base.SERVICE: (base.DOWN,)}
+            base.SERVICE: _STOPPED}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +93,15 @@ class HostView:
         return min(seen, default=None)
 
 
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What the rule says about one host: FAILED or AGENT_LOST, and why."""
+
+    kind: str
+    reason: str
+    host_stopped: bool = False
+
+
 def combine(reports):
     """{host: HostView} from ``{signal: {host: Observation}}``.
 
@@ -89,44 +120,37 @@ def combine(reports):
         for host in hosts}
 
 
-def is_suspect(view):
-    if (view.heartbeat_state == base.ALIVE
-            or view.service_state in _VETO_SERVICE):
-        return False
-    return view.first_seen is not None
+def judge(view, nova_configured=True):
+    """The Verdict on ``view``'s host, or None (nothing to do).
 
-
-def judge(view, level, bmc_answer):
-    """Why ``view``'s host is failed (a short reason), or None if it is not.
-
-    ``bmc_answer()`` returns the power state the host's BMC reports, or None
-    if it does not answer; it is called only when the rule needs it.
+    ``nova_configured``: whether a Nova source runs at all (when it runs but
+    did not answer this poll, the service state is unknown and a lost
+    heartbeat waits).
     """
-    if not is_suspect(view):
+    heartbeat, service = view.heartbeat_state, view.service_state
+    if heartbeat == base.ALIVE or service in (base.HANDLED, base.ABSENT):
         return None
-    nova_down = view.service_state == base.DOWN
-    if view.heartbeat_state == base.LOST:
-        if nova_down:
-            return 'heartbeat lost, Nova reports the service down'
-        return _with_bmc('heartbeat lost', bmc_answer)
-    if view.heartbeat_state == base.MISSING or not nova_down:
+    detail = view.service.detail if view.service else None
+    if heartbeat == base.LOST:
+        if service in _STOPPED:
+            return Verdict(FAILED, 'agent heartbeat lost and nova-compute '
+                           'stopped reporting (%s)' % detail, True)
+        if service == base.UP:
+            return Verdict(AGENT_LOST, 'agent heartbeat lost but '
+                           'nova-compute still reports (%s)' % detail)
+        if not nova_configured:
+            return Verdict(FAILED, 'agent heartbeat lost (no Nova source '
+                           'configured)')
         return None
-    if level == 1:
-        return _with_bmc('Nova reports the service down (no agent '
-                         'heartbeat), level 1', bmc_answer)
-    return 'Nova reports the service down (no agent heartbeat)'
+    if heartbeat != base.MISSING and service == base.DOWN:
+        return Verdict(FAILED, 'Nova reports the service down, no agent '
+                       'heartbeat (%s)' % detail)
+    return None
 
 
-def _with_bmc(evidence, bmc_answer):
-    power = bmc_answer()
-    if power is None:
-        return None
-    return '%s, BMC answers (power %s)' % (evidence, power)
-
-
-def mass_failure(recent, total, max_percent, max_count):
-    """Whether ``recent`` suspects out of ``total`` hosts is a mass failure
+def mass_failure(count, total, max_percent, max_count):
+    """Whether ``count`` failed hosts out of ``total`` is a mass failure
     (strictly more than the percentage, or than the count if non-zero)."""
-    too_many_pct = total and 100.0 * recent / total > max_percent
-    too_many_abs = max_count and recent > max_count
+    too_many_pct = total and 100.0 * count / total > max_percent
+    too_many_abs = max_count and count > max_count
     return bool(too_many_pct or too_many_abs)

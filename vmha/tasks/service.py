@@ -56,15 +56,23 @@ class ForceDownService(base.RecoveryTask):
 
 
 class QuickForceDown(ForceDownService):
-    """Level 1: force-down without fencing; report failure instead of raising.
+    """Level 1: force-down without fencing, only on two signals.
 
     Provides ``quick_forced_down``: False sends the flow to the fencing
-    fallback instead of failing the recovery.
+    fallback instead of failing the recovery -- when the recovery was not
+    started on two independent signals that the host stopped (a host that
+    may still run its guests is never evacuated unfenced), or when Nova
+    refused the force-down.
     """
 
     default_name = 'quick-force-down'
 
     def execute(self):
+        if not self.ctx.host_stopped:
+            LOG.warning('Recovery %s: no two independent signals that %s '
+                        'stopped; level 1 fences it first',
+                        self.ctx.recovery_id, self.host)
+            return False
         try:
             return super().execute()
         except exception.VmhaError as err:
@@ -74,20 +82,41 @@ class QuickForceDown(ForceDownService):
             return False
 
 
+class ForceDownOrWait(ForceDownService):
+    """After fencing: force the service down, or wait for Nova if it
+    refuses (the host is off either way, so waiting is safe, only slow)."""
+
+    default_name = 'force-down-or-wait'
+
+    def execute(self):
+        try:
+            return super().execute()
+        except exception.VmhaError as err:
+            LOG.warning('Recovery %s: force-down of fenced host %s failed '
+                        '(%s); waiting for Nova to report it down',
+                        self.ctx.recovery_id, self.host, err)
+        return _wait_until_down(self)
+
+
 class WaitServiceDown(base.RecoveryTask):
     """Wait until Nova itself reports the service down (heartbeat loss)."""
 
     default_name = 'wait-service-down'
 
     def execute(self):
-        conf = self.ctx.conf.recovery
-        svc = self.ctx.compute.wait_service_down(
-            self.host, conf.wait_service_down_timeout,
-            conf.wait_service_down_interval)
-        self.ctx.mark_phase('service_down_at')
-        self.ctx.emit(events.SERVICE_DOWN, service_id=svc.id,
-                      forced_down=svc.forced_down)
-        return True
+        return _wait_until_down(self)
+
+
+def _wait_until_down(task):
+    """Wait for Nova to report ``task``'s host down; record and notify."""
+    conf = task.ctx.conf.recovery
+    svc = task.ctx.compute.wait_service_down(
+        task.host, conf.wait_service_down_timeout,
+        conf.wait_service_down_interval)
+    task.ctx.mark_phase('service_down_at')
+    task.ctx.emit(events.SERVICE_DOWN, service_id=svc.id,
+                  forced_down=svc.forced_down)
+    return True
 
 
 class DisableService(base.RecoveryTask):

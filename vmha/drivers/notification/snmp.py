@@ -54,6 +54,8 @@ NOTIFICATIONS = {
     events.INSTANCE_SKIPPED: (15, 'vmhaInstanceSkipped'),
     events.HOST_RECOVERED: (16, 'vmhaHostRecovered'),
     events.MASS_FAILURE: (17, 'vmhaMassFailure'),
+    events.AGENT_LOST: (18, 'vmhaAgentLost'),
+    events.AGENT_RECOVERED: (19, 'vmhaAgentRecovered'),
 }
 # Event types this MIB revision does not list (third-party emitters, newer
 # vmha) still reach the NMS; vmhaEventType names them.
