@@ -92,9 +92,13 @@ def every_event(host):
                                               error='No valid host'),
         events.INSTANCE_SKIPPED: dict(instance, reason='not HA-enabled'),
         events.HOST_RECOVERED: {},
+        events.AGENT_LOST: {'reason': 'agent heartbeat lost but '
+                                      'nova-compute still reports'},
+        events.AGENT_RECOVERED: {},
     }
     assert set(fields) == set(events.ALL_TYPES)
-    detached = (events.HOST_FAILURE_DETECTED, events.MASS_FAILURE)
+    detached = (events.HOST_FAILURE_DETECTED, events.MASS_FAILURE,
+                events.AGENT_LOST, events.AGENT_RECOVERED)
     return [events.Event(event_type, host=host,
                          recovery_id=None if event_type in detached else rid,
                          level=None if event_type in detached else 2,
