@@ -13,14 +13,23 @@ def test_parse_reps():
 
 
 def test_build_runs_the_single_worker_case_once():
-    cases = plan.build([50], [2], {50: 3}, workers_size=50)
+    cases = plan.build([50], [2], {50: 3}, workers_size=50, hung=False)
     assert [c for c in cases if c.workers == 1] == [
         plan.Case(plan.RECOVERY, 50, 2, workers=1, rep=1)]
     assert len([c for c in cases if c.kind == plan.RECOVERY]) == 4
 
 
+def test_build_adds_a_hung_host_per_repetition_of_the_smallest_size():
+    cases = plan.build([10, 50], [1, 2, 3], {10: 2, 50: 1})
+    hung = [c for c in cases if c.failure == plan.HUNG]
+    assert hung == [plan.Case(plan.RECOVERY, 10, 2, rep=rep,
+                              failure=plan.HUNG) for rep in (1, 2)]
+    assert 'hung host' in hung[0].describe()
+
+
 def test_build_interleaves_repetitions_and_ends_with_the_load():
-    cases = plan.build([10, 50], [2, 3], {10: 2, 50: 1}, workers_size=50)
+    cases = plan.build([10, 50], [2, 3], {10: 2, 50: 1}, workers_size=50,
+                       hung=False)
     assert [(c.kind, c.count, c.level, c.workers, c.rep) for c in cases] == [
         ('recovery', 10, 2, 0, 1), ('recovery', 10, 3, 0, 1),
         ('baseline', 10, 0, 0, 1),
@@ -63,9 +72,11 @@ def _summary():
 def test_render_table_rows_and_settings():
     text = report.render(_summary(), 'doc/bench/')
     lines = text.splitlines()
-    assert ('| 2 | 50 | default (16) | 1 | 3.6 | 1.2 | 0.4 | 6.0 | 20.0 | '
+    assert ('| 2 | power-off | 50 | default (16) | 1 | 3.6 | 1.2 | 0.4 | 6.0 '
+            '| 20.0 | '
             '14.0 | 20.2 | 12.0 | 1.28× |') in lines
-    assert ('| 1 | 50 | 1 | 1 of 2 ok | 3.6 | – | 0.4 | 6.0 | 20.0 | 14.0 | '
+    assert ('| 1 | power-off | 50 | 1 | 1 of 2 ok | 3.6 | – | 0.4 | 6.0 | '
+            '20.0 | 14.0 | '
             '20.2 | – | – |') in lines
     assert '`service_down_time` = 15 s, `report_interval` = 3 s' in text
     assert '| detection <= 5 s | median 3.6 s | met |' in lines

@@ -47,6 +47,8 @@ def parser():
                    help='N of the 1-worker level-2 run (0: skip it)')
     p.add_argument('--no-baseline', action='store_true')
     p.add_argument('--no-monitor-load', action='store_true')
+    p.add_argument('--no-hung', action='store_true',
+                   help='skip the hung-host case (level 2, smallest size)')
     p.add_argument('--members', type=int, default=1000)
     p.add_argument('--load-seconds', type=float, default=60.0)
     p.add_argument('--work-dir', type=pathlib.Path,
@@ -121,7 +123,8 @@ def draw_charts(summary, results, doc_dir):
     doc_dir.mkdir(parents=True, exist_ok=True)
     charts = {}
     good = [r for r in results if r['ok'] and r['case']['kind']
-            == plan.RECOVERY and not r['case']['workers']]
+            == plan.RECOVERY and not r['case']['workers']
+            and r['case'].get('failure', plan.POWER_OFF) == plan.POWER_OFF]
     for level in sorted({r['case']['level'] for r in good}):
         runs = [r for r in good if r['case']['level'] == level]
         count = max(r['case']['count'] for r in runs)
@@ -151,7 +154,7 @@ def main(argv=None):
         _ints(args.sizes), _ints(args.levels), plan.parse_reps(args.reps),
         args.workers_size if args.workers_size in _ints(args.sizes) else 0,
         baseline=not args.no_baseline,
-        monitor_load=not args.no_monitor_load)
+        monitor_load=not args.no_monitor_load, hung=not args.no_hung)
     waits, results = [], []
     for number, case in enumerate(cases, 1):
         say(start, '%d/%d %s' % (number, len(cases), case.describe()))

@@ -12,6 +12,10 @@ RECOVERY = 'recovery'
 BASELINE = 'baseline'
 MONITOR_LOAD = 'monitor_load'
 
+# how hostA fails in a recovery case
+POWER_OFF = 'power-off'   # through its BMC, its agent SIGKILLed
+HUNG = 'hung'             # nova-compute and agent SIGSTOPped, BMC still on
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:
@@ -20,6 +24,7 @@ class Case:
     level: int = 0
     workers: int = 0          # 0: vmha's default ([evacuation] max_workers)
     rep: int = 1
+    failure: str = POWER_OFF
 
     @property
     def group(self):
@@ -28,8 +33,9 @@ class Case:
 
     def describe(self):
         if self.kind == RECOVERY:
-            return 'level %d, %d servers, workers %s, run %d' % (
-                self.level, self.count, self.workers or 'default', self.rep)
+            return 'level %d, %d servers, workers %s%s, run %d' % (
+                self.level, self.count, self.workers or 'default',
+                ', hung host' if self.failure == HUNG else '', self.rep)
         if self.kind == BASELINE:
             return 'bare Nova, %d servers, run %d' % (self.count, self.rep)
         return 'monitor load'
@@ -47,9 +53,12 @@ def parse_reps(text):
 
 
 def build(sizes, levels, reps, workers_size=None, baseline=True,
-          monitor_load=True):
+          monitor_load=True, hung=True):
     """The ordered cases: per size and repetition every level, then the
-    bare-Nova baseline; the single-worker recovery (level 2) at
+    bare-Nova baseline; with ``hung``, per repetition of the smallest size a
+    level-2 recovery of a hung host (its detection is the figure: both
+    signals stop but the BMC still says on); the single-worker recovery
+    (level 2) at
     ``workers_size``, once (it is the longest case and its ratio to the
     default is large next to the spread between runs); the monitor load
     last (it needs no servers)."""
@@ -57,6 +66,8 @@ def build(sizes, levels, reps, workers_size=None, baseline=True,
     for size in sizes:
         for rep in range(1, reps.get(size, 1) + 1):
             cases += [Case(RECOVERY, size, level, rep=rep) for level in levels]
+            if hung and size == min(sizes):
+                cases.append(Case(RECOVERY, size, 2, rep=rep, failure=HUNG))
             if baseline:
                 cases.append(Case(BASELINE, size, rep=rep))
     if workers_size:

@@ -4,8 +4,10 @@ Inside the lab lock: reset the lab, boot the servers on hostA, start one
 vmha-agent per host and a vmha-monitor (real processes, Redis
 heartbeats), then fail hostA as a power loss does: ``lab fail hostA --mode
 bmc`` powers it off through its BMC (its nova-compute dies) and its agent is
-SIGKILLed. The failure instant is taken when both are dead; every other
-instant is the one vmha recorded in its database.
+SIGKILLed; or as a hung host does (case ``failure`` ``hung``): ``lab fail
+hostA --mode stop`` SIGSTOPs its nova-compute and its agent is SIGSTOPped,
+its BMC still says on. The failure instant is taken when both are stopped;
+every other instant is the one vmha recorded in its database.
 """
 
 import signal
@@ -19,6 +21,7 @@ from tests.functional import lab_monitors
 from tools.bench import cpu
 from tools.bench import lablock
 from tools.bench import phases
+from tools.bench import plan
 from tools.bench import vmhaconf
 
 SOURCE = 'hostA'
@@ -31,11 +34,12 @@ def _overrides(case):
     return options
 
 
-def _fail(agents):
-    """Power hostA off through its BMC and kill its agent; return when."""
-    lablib.lab('fail', SOURCE, '--mode', 'bmc')
+def _fail(agents, failure):
+    """Fail hostA as ``failure`` says; return when."""
+    hung = failure == plan.HUNG
+    lablib.lab('fail', SOURCE, '--mode', 'stop' if hung else 'bmc')
     failed_at = time.time()
-    agents.procs[SOURCE].signal(signal.SIGKILL)
+    agents.procs[SOURCE].signal(signal.SIGSTOP if hung else signal.SIGKILL)
     return failed_at
 
 
@@ -93,7 +97,7 @@ def run(case, workdir, lab_info, waits):
             # a few polls: the monitor has seen every agent alive
             time.sleep(2 * vmhaconf.POLL_INTERVAL)
             before = cpu.snapshot()
-            failed_at = _fail(agents)
+            failed_at = _fail(agents, case.failure)
             rec = _final(db, 120 + 10 * case.count, monitor)
             used = cpu.usage(before, cpu.snapshot(), time.time() - failed_at)
         finally:

@@ -12,7 +12,8 @@ START = '<!-- bench:start -->'
 END = '<!-- bench:end -->'
 
 _COLUMNS = (
-    ('level', 'level'), ('N', 'count'), ('workers', 'workers'),
+    ('level', 'level'), ('failure', 'failure'), ('N', 'count'),
+    ('workers', 'workers'),
     ('runs', 'runs'), ('detection', 'detection'), ('fencing', 'fencing'),
     ('service down', 'service_down'), ('1st evacuate', 'first_evacuation'),
     ('last confirmed', 'last_confirmed'), ('evacuations', 'evacuation'),
@@ -28,6 +29,8 @@ def seconds(value):
 def _cell(row, key, default_workers):
     if key in row['figures']:
         return seconds(row['figures'][key])
+    if key == 'failure':
+        return row.get('failure', 'power-off')
     value = row[key]
     if key == 'workers':
         return str(value) if value else 'default (%s)' % default_workers

@@ -19,7 +19,8 @@ def _groups(results):
     groups = {}
     for result in results:
         case = result['case']
-        key = (case['kind'], case['count'], case['level'], case['workers'])
+        key = (case['kind'], case['count'], case['level'], case['workers'],
+               case.get('failure', plan.POWER_OFF))
         groups.setdefault(key, []).append(result)
     return groups
 
@@ -29,9 +30,11 @@ def _good(runs):
 
 
 def recovery_rows(results, baselines):
-    """One row per (level, N, workers): medians and the bare-Nova ratio."""
+    """One row per (level, N, workers, failure): medians and the bare-Nova
+    ratio."""
     rows = []
-    for (kind, count, level, workers), runs in _groups(results).items():
+    for (kind, count, level, workers, failure), runs in _groups(
+            results).items():
         if kind != plan.RECOVERY:
             continue
         good = _good(runs)
@@ -39,15 +42,16 @@ def recovery_rows(results, baselines):
         bare = baselines.get(count, {}).get('seconds')
         rows.append({
             'level': level, 'count': count, 'workers': workers,
-            'runs': len(runs), 'ok_runs': len(good),
+            'failure': failure, 'runs': len(runs), 'ok_runs': len(good),
             'errors': [r['error'] for r in runs if not r['ok']],
             'figures': figures,
             'after_fencing': after_fencing(figures),
             'bare_nova': bare,
             'overhead': stats.ratio(after_fencing(figures), bare),
         })
-    return sorted(rows, key=lambda r: (r['workers'] != 0, r['count'],
-                                       r['level']))
+    return sorted(rows, key=lambda r: (r['workers'] != 0,
+                                       r['failure'] != plan.POWER_OFF,
+                                       r['count'], r['level']))
 
 
 def after_fencing(figures):
@@ -62,7 +66,8 @@ def after_fencing(figures):
 def baseline_rows(results):
     """{N: {runs, seconds (median), calls_seconds, microversion}}."""
     rows = {}
-    for (kind, count, _level, _workers), runs in _groups(results).items():
+    for (kind, count, _level, _workers, _failure), runs in _groups(
+            results).items():
         if kind != plan.BASELINE:
             continue
         good = _good(runs)
@@ -79,6 +84,8 @@ def baseline_rows(results):
 def workers_row(rows):
     """Level 2 with one evacuation worker against the default, at the N
     the single-worker run used; None if it was not run."""
+    rows = [r for r in rows if r.get('failure', plan.POWER_OFF)
+            == plan.POWER_OFF]
     single = [r for r in rows if r['workers'] == 1 and r['level'] == 2]
     if not single:
         return None

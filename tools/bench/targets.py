@@ -5,6 +5,8 @@ target whose figures were not measured in this run is ``None`` (unknown),
 never silently "met".
 """
 
+from tools.bench import plan
+
 #: the issue's numbers
 RTO_BARE_FACTOR = 1.2
 WORKERS_SPEEDUP = 5.0
@@ -16,6 +18,7 @@ MONITOR_RSS_MAX = 150.0     # MB
 def _row(summary, level, count=None, workers=0):
     rows = [r for r in summary['recovery'] if r['level'] == level
             and r['workers'] == workers and r['ok_runs']
+            and r.get('failure', plan.POWER_OFF) == plan.POWER_OFF
             and (count is None or r['count'] == count)]
     return max(rows, key=lambda r: r['count']) if rows else None
 
