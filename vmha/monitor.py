@@ -77,6 +77,7 @@ class Monitor:
         self._mass_hosts = set()
         self._declared = {}       # host -> clock time it was declared
         self._refused = set()     # hosts whose recovery could not start
+        self._waiting_on_nova = ()  # hosts whose agent is lost, Nova up
         # inventory hosts -> what was last recorded about their agent
         self._agents = self.db.host_agents()
         self._agents_lost = {host for host, agent in self._agents.items()
@@ -139,6 +140,10 @@ class Monitor:
         views = self.observe()
         verdicts = self.verdicts(views)
         self._note_agents(views, verdicts)
+        self._waiting_on_nova = [
+            host for host, view in views.items()
+            if view.heartbeat_state in (base.MISSING, base.LOST)
+            and view.service_state == base.UP]
         failed = {host: verdict for host, verdict in verdicts.items()
                   if verdict.kind == decision.FAILED
                   and not self._maintenance(host)
@@ -282,14 +287,27 @@ class Monitor:
 
     def next_delay(self):
         """Seconds until the next poll: the interval, or less when a
-        source's state is due to change sooner."""
+        source's state is due to change sooner (a heartbeat settling, the
+        nova-compute record of a host whose agent is gone turning stale)."""
         delay = self.conf.monitor.poll_interval
         changes = [c for c in (s.next_change() for s in self.sources)
-                   if c is not None]
+                   if c is not None] + self._stale_times()
         if changes:
             due = min(changes) - self._clock() + _SETTLE_MARGIN
             delay = min(delay, max(_SETTLE_MARGIN, due))
         return delay
+
+    def _stale_times(self):
+        """When the nova-computes of hosts whose agent is gone would turn
+        stale: the second signal is looked at the moment it can agree,
+        not up to a poll later."""
+        times = []
+        for source in self.sources:
+            stale_at = getattr(source, 'stale_at', None)
+            if stale_at is not None:
+                times += [t for t in map(stale_at, self._waiting_on_nova)
+                          if t is not None and t > self._clock()]
+        return times
 
     def run(self, stop):
         """Resume what a crash left, then watch until ``stop`` (a

@@ -482,6 +482,29 @@ def test_a_hanging_source_is_unknown_and_asked_once(conf, db, dispatcher,
         hanging.release.set()
 
 
+def test_next_delay_wakes_up_when_a_lost_agents_host_may_turn_stale(
+        watch, agents, clock, conf):
+    conf.set_override('poll_interval', 5, 'monitor')
+    conf.set_override('nova_report_interval', 3, 'monitor')
+    conf.set_override('nova_report_grace', 1, 'monitor')
+    compute = cluster()
+    mon, stub = watch(compute, agents)
+    mon.check_once()
+    assert mon.next_delay() == 5           # every agent alive: no hurry
+    compute.services['c2']['frozen'] = True   # its last change: now
+    clock.advance(1)
+    agents.current.discard('c2')
+    mon.check_once()
+    clock.advance(mon.sources[1].settle)
+    mon.check_once()                         # heartbeat lost, Nova up
+    assert mon.verdicts(mon.observe())['c2'].kind == 'agent-lost'
+    # the record turns stale 4 s after its last change: wake then, not at
+    # the next poll 5 s away
+    remaining = 4.0 - 1 - mon.sources[1].settle
+    assert mon.next_delay() == pytest.approx(remaining
+                                             + monitor._SETTLE_MARGIN)
+
+
 def test_next_delay_wakes_up_when_a_suspicion_settles(watch, agents, clock,
                                                       conf):
     conf.set_override('poll_interval', 5, 'monitor')

@@ -74,6 +74,12 @@ class NovaSource(base.DetectionSource):
             return base.DOWN, 'forced down, ' + detail
         return base.STALE, detail
 
+    def stale_at(self, host):
+        """Clock time at which ``host``'s record turns stale if it does not
+        change before, or None if this source never saw it."""
+        last = self._reports.get(host)
+        return None if last is None else last[1] + self.stale_after
+
     def _silence(self, svc, now):
         """Seconds since this monitor last saw the record change."""
         last = self._reports.get(svc.host)
