@@ -332,6 +332,7 @@ def test_recovered_host_is_not_recovered_twice(watch, agents, bmc, clock,
     compute = cluster()
     compute.add_instance('i1', host='c2')
     rec = make_recoverer(compute=compute)
+    rec.db.add_host(inventory.HostSpec(name='c2'))  # only inventory hosts
     sources = [nova.NovaSource(conf, compute=compute, clock=clock),
                heartbeat.HeartbeatSource(conf, membership=agents,
                                          clock=clock)]
@@ -397,6 +398,7 @@ def test_monitor_drives_a_real_recovery(conf, db, make_recoverer, clock):
     compute.add_instance('i1', host='c3')
     compute.add_instance('i2', host='c1')
     rec = make_recoverer(compute=compute)
+    db.add_host(inventory.HostSpec(name='c3'))   # only inventory hosts
     mon = monitor.Monitor(conf, rec, sources=[nova.NovaSource(
         conf, compute=compute, clock=clock)], bmc=fakes.FakeBMC())
     [report] = mon.check_once()

@@ -121,6 +121,13 @@ class IPMIDriver(base.FencingDriver):
                 host.bmc_username, secret, self._privilege(host))
 
     def _command(self, host):
+        if not host.bmc_address:
+            # pyghmi without an address opens the LOCAL IPMI device: this
+            # machine's own BMC, never the failed host's
+            raise exception.HostNotFenceable(
+                host=host.name,
+                reason='the ipmi driver has no bmc_address for it and '
+                       'never uses the local IPMI device')
         key = self._key(host)
         now = time.monotonic()
         with self._sessions_lock:
