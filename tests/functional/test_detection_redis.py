@@ -20,6 +20,7 @@ from vmha.db import api as db_api
 from vmha.db import migration
 from vmha.detection import bmc as bmc_mod
 from vmha import events
+from vmha import inventory
 from vmha import monitor as monitor_mod
 from vmha import recovery
 from vmha import repair
@@ -72,6 +73,7 @@ class Cluster:
         self.compute = fakes.FakeCompute(hosts=self.hosts)
         for host in self.hosts:
             self.compute.add_instance('vm-' + host, host=host)
+            db.add_host(inventory.HostSpec(name=host))   # only these fenced
         self.dispatcher = fakes.RecordingDispatcher(record=db.add_event)
         self.recoverer = recovery.Recoverer(
             conf, compute=self.compute, db=db, dispatcher=self.dispatcher,
