@@ -81,8 +81,17 @@ class FencingUnsupported(FencingError):
 
 class PowerOffUnconfirmed(FencingError):
     msg_fmt = ('Host %(host)s (BMC %(bmc)s) is not confirmed off after '
-               '%(polls)d polls in %(elapsed).1fs (last state: %(state)s); '
-               'its instances are NOT evacuated.')
+               '%(polls)d polls in %(elapsed).1fs (last state: '
+               '%(state)s%(last_error)s); its instances are NOT evacuated.')
+
+
+class HostNotFenceable(VmhaError):
+    """Refused before anything is recorded or fenced: vmha never fences
+    a host through defaults (a driver without an address may use a local
+    device and power off the wrong machine)."""
+
+    msg_fmt = ('Host %(host)s cannot be fenced: %(reason)s; not recovering '
+               'it.')
 
 
 # --- nova -------------------------------------------------------------------

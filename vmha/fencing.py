@@ -1,16 +1,25 @@
 """The fencing procedure shared by every driver.
 
-Read the power state; if the host is not off, request power-off; poll the
+Read the power state once, for the record only; request power-off whatever
+it said (the request is idempotent, and a status that reads ``off`` may be
+wrong: the SSH driver's check, a BMC that reports stale state); then poll the
 state up to ``power_off_confirm_count`` times, ``power_off_confirm_interval``
-apart, until it reads ``off``. Every BMC call runs under a deadline
-(``bmc_timeout``) because some BMCs never answer a bad login. Only a
-confirmed ``off`` makes evacuation safe; anything else raises
-PowerOffUnconfirmed (or the driver's own error) and the caller does not
-evacuate.
+apart, until it reads ``off``. A poll that fails (driver error, BMC timeout)
+is retried at the next poll rather than failing the fence. Every BMC call
+runs under a deadline (``bmc_timeout``) because some BMCs never answer a bad
+login. Only a confirmed ``off`` makes evacuation safe; anything else raises
+PowerOffUnconfirmed (or the power-off request's own error) and the caller
+does not evacuate.
+
+A host is fenced only through the details vmha's inventory gives for it:
+:func:`check_fenceable` refuses a host that is missing from the inventory or
+lacks what its driver needs, because a driver without an address may fall
+back to a local default (pyghmi and ipmitool use the local ``/dev/ipmi0``)
+and power off the wrong machine.
 """
 
-import concurrent.futures
 import dataclasses
+import threading
 import time
 
 from oslo_log import log as logging
@@ -21,14 +30,22 @@ from vmha import exception
 
 LOG = logging.getLogger(__name__)
 
+#: ``first_state`` when the read before the power-off failed.
+FIRST_READ_FAILED = 'error'
+
 
 @dataclasses.dataclass
 class FenceResult:
-    """Outcome of a confirmed power-off."""
+    """Outcome of a confirmed power-off.
+
+    ``first_state`` is what the host read before the power-off was sent
+    (``on``, ``off``, ``unknown``, or ``error`` when that read failed): a
+    record for the operator, never a reason to skip the power-off.
+    """
 
     host: str
     driver: str
-    was_already_off: bool
+    first_state: str
     polls: int
     elapsed: float
 
@@ -46,32 +63,100 @@ def load_driver(conf, host):
                        driver_name_for(conf, host), conf)
 
 
+def require_details(driver, host):
+    """Raise HostNotFenceable when ``host`` lacks a field ``driver`` needs.
+
+    Checked again right before every fence (a recovery resumed after the
+    inventory changed, an embedding service that builds its own HostSpec),
+    not only when a recovery is recorded.
+    """
+    missing = [f for f in getattr(driver, 'required_fields', ())
+               if not getattr(host, f, None)]
+    if missing:
+        raise exception.HostNotFenceable(
+            host=host.name,
+            reason='its fencing driver %s needs %s, which its inventory '
+                   'entry lacks' % (driver.name, ', '.join(missing)))
+
+
+def check_fenceable(conf, host, in_inventory, driver=None):
+    """Refuse, before anything is recorded or fenced, a host that vmha
+    would have to fence through a default.
+
+    ``in_inventory`` is False for a host that vmha's inventory does not
+    hold (``host`` is then a bare HostSpec built from its name): refused
+    whatever the driver, since every field would be a default. A host of
+    the inventory is refused when it lacks a field its driver requires
+    (:func:`require_details`); a driver that requires nothing, such as
+    ``noop`` named by the entry or by ``[fencing] default_driver``, is the
+    operator's explicit choice and is allowed. ``driver`` is the loaded
+    driver (loaded from ``conf`` when not given).
+    """
+    if not in_inventory:
+        raise exception.HostNotFenceable(
+            host=host.name,
+            reason="it is not in vmha's inventory (add it with "
+                   "'vmha-manage host add %s' and its BMC details)"
+                   % host.name)
+    require_details(driver or load_driver(conf, host), host)
+
+
+class _Call:
+    """One driver call in a daemon thread, with a result holder.
+
+    A daemon thread, not a concurrent.futures worker: those are joined at
+    interpreter exit, so a BMC call that never returns would keep the
+    process from exiting (a stopped monitor hanging on a dead BMC).
+    """
+
+    def __init__(self, func, host):
+        self._func = func
+        self._host = host
+        self._done = threading.Event()
+        self.value = None
+        self.error = None
+
+    def _run(self):
+        try:
+            self.value = self._func(self._host)
+        except BaseException as err:      # handed to the caller's thread
+            self.error = err
+        finally:
+            self._done.set()
+
+    def start(self, name):
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+        return self
+
+    def wait(self, timeout):
+        return self._done.wait(timeout)
+
+
 def call_with_deadline(func, host, timeout, operation):
     """Run ``func(host)`` and give up after ``timeout`` seconds.
 
-    The call runs in a daemon worker; an abandoned call is left to finish on
-    its own (drivers set client timeouts so it does not linger). A driver
-    error that is not a vmha error (a third-party driver's bug, say) becomes
-    a FencingError, so that it is recorded and notified like any other.
+    The call runs in a daemon thread; an abandoned call is left to finish
+    on its own (drivers set client timeouts so it does not linger) and never
+    delays the exit of the process. A driver error that is not a vmha error
+    (a third-party driver's bug, say) becomes a FencingError, so that it is
+    recorded and notified like any other.
     """
-    pool = concurrent.futures.ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix='vmha-bmc')
-    future = pool.submit(func, host)
-    pool.shutdown(wait=False)
-    try:
-        return future.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
+    call = _Call(func, host).start('vmha-bmc-%s' % host.name)
+    if not call.wait(timeout):
         raise exception.BMCTimeout(host=host.name, bmc=host.bmc_label,
                                    operation=operation, timeout=timeout)
-    except exception.VmhaError:
-        raise
-    except Exception as err:
-        LOG.exception('Fencing driver failed on %s of host %s',
-                      operation, host.name)
-        raise exception.FencingError(
-            host=host.name, bmc=host.bmc_label,
-            reason='%s: unexpected %s: %s' % (operation, type(err).__name__,
-                                              err)) from err
+    err = call.error
+    if err is None:
+        return call.value
+    if isinstance(err, exception.VmhaError):
+        raise err
+    LOG.error('Fencing driver failed on %s of host %s: %s: %s',
+              operation, host.name, type(err).__name__, err,
+              exc_info=(type(err), err, err.__traceback__))
+    raise exception.FencingError(
+        host=host.name, bmc=host.bmc_label,
+        reason='%s: unexpected %s: %s' % (operation, type(err).__name__,
+                                          err)) from err
 
 
 class Fencer:
@@ -104,30 +189,55 @@ class Fencer:
     def fence(self, host):
         """Power ``host`` off and confirm it; return a FenceResult.
 
-        Raises PowerOffUnconfirmed when the host does not read ``off`` after
-        the configured polls, or the driver's error (unreachable, auth, ...).
+        Raises HostNotFenceable (before any BMC call) when the host lacks
+        what the driver needs, the power-off request's error (unreachable,
+        auth, ...), or PowerOffUnconfirmed when no poll read ``off``.
         """
+        require_details(self.driver, host)
         start = self._clock()
-        if self.power_state(host) == base.POWER_OFF:
-            LOG.info('Host %s is already powered off (driver %s)',
-                     host.name, self.driver.name)
-            return FenceResult(host.name, self.driver.name, True, 1,
-                               self._clock() - start)
-        LOG.info('Powering off host %s through %s (driver %s)',
-                 host.name, host.bmc_label, self.driver.name)
+        first = self._first_state(host)
+        LOG.info('Powering off host %s through %s (driver %s; it read %s '
+                 'before)', host.name, host.bmc_label, self.driver.name,
+                 first)
         call_with_deadline(self.driver.power_off, host, self.call_timeout,
                            'power off')
-        state = base.POWER_UNKNOWN
+        polls = self._confirm(host, start)
+        elapsed = self._clock() - start
+        LOG.info('Host %s confirmed off after %d poll(s), %.2fs',
+                 host.name, polls, elapsed)
+        return FenceResult(host.name, self.driver.name, first, polls,
+                           elapsed)
+
+    def _first_state(self, host):
+        """The state before the power-off, for the record: a failed read
+        does not stop the fence (the power-off is sent anyway)."""
+        try:
+            return self.power_state(host)
+        except exception.VmhaError as err:
+            LOG.warning('Host %s: power status before the power-off failed '
+                        '(%s); powering off anyway', host.name, err)
+            return FIRST_READ_FAILED
+
+    def _confirm(self, host, start):
+        """Poll until ``off``; return the number of polls made.
+
+        A poll that fails counts as a poll that did not read ``off``: the
+        next one retries. After the last, PowerOffUnconfirmed names the last
+        state read and the last error.
+        """
+        state, error = base.POWER_UNKNOWN, None
         for poll in range(1, self.confirm_count + 1):
-            state = self.power_state(host)
+            try:
+                state = self.power_state(host)
+            except exception.VmhaError as err:
+                state, error = base.POWER_UNKNOWN, (poll, err)
+                LOG.warning('Host %s: power status poll %d of %d failed: '
+                            '%s', host.name, poll, self.confirm_count, err)
             if state == base.POWER_OFF:
-                elapsed = self._clock() - start
-                LOG.info('Host %s confirmed off after %d poll(s), %.2fs',
-                         host.name, poll, elapsed)
-                return FenceResult(host.name, self.driver.name, False, poll,
-                                   elapsed)
+                return poll
             if poll < self.confirm_count:
                 self._sleep(self.confirm_interval)
         raise exception.PowerOffUnconfirmed(
             host=host.name, bmc=host.bmc_label, polls=self.confirm_count,
-            elapsed=self._clock() - start, state=state)
+            elapsed=self._clock() - start, state=state,
+            last_error='; poll %d failed: %s' % error if error else '')

@@ -118,8 +118,9 @@ class Recoverer:
         level, so that a consumer can follow the failure to its outcome.
 
         Raises RecoveryInProgress if the host already has an unfinished
-        recovery, Conflict if it is in maintenance, ConfigError for a bad
-        level or a fencing driver that cannot be loaded. Failures after the
+        recovery, Conflict if it is in maintenance, HostNotFenceable if it
+        is not in the inventory or lacks its BMC details, ConfigError for a
+        bad level or a fencing driver that cannot be loaded. Failures after the
         recovery is recorded do not raise: they are recorded (state
         ``failed``) and notified.
         """
@@ -140,9 +141,11 @@ class Recoverer:
         """
         host = self._host(host_name)
         level = self._level(level, host)
-        # a fencing driver that cannot be loaded is a configuration error:
+        # a fencing driver that cannot be loaded is a configuration error,
+        # a host vmha would fence through defaults is refused (issue 12):
         # refuse now rather than leave a recorded recovery "running" forever
-        self._driver(host)
+        fencing.check_fenceable(self.conf, host, self._in_inventory(host),
+                                self._driver(host))
         recovery_id = recovery_id or str(uuid.uuid4())
         self.db.create_recovery(recovery_id, host.name, level,
                                 detected_at=detected_at, owner=self.owner,
@@ -209,6 +212,8 @@ class Recoverer:
         level = self._level(level, host)
         needs_fencing = level != 1
         driver = self._driver(host)
+        fencing.check_fenceable(self.conf, host, self._in_inventory(host),
+                                driver)
         driver.validate(host)
         power = self._probe_power(driver, host)
         plan = policy.plan(self.compute.list_instances(host.name),
@@ -233,6 +238,9 @@ class Recoverer:
             raise exception.Conflict(
                 reason='host %s is in maintenance: not recovering it' % name)
         return host
+
+    def _in_inventory(self, host):
+        return self.db.find_host(host.name) is not None
 
     def _level(self, level, host):
         return flows.effective_level(self.conf, host, level)

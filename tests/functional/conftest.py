@@ -14,4 +14,5 @@ from tests.functional.peers.rabbitmq import broker_url  # noqa: F401
 from tests.functional.peers.sshd import sshd_peer  # noqa: F401
 from tests.functional.peers.sushy import redfish_bmc  # noqa: F401
 from tests.functional.peers.sushy import redfish_ignoring_bmc  # noqa: F401
+from tests.functional.peers.sushy import redfish_strict_bmc  # noqa: F401
 from tests.functional.peers.sushy import redfish_tls_bmc  # noqa: F401

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from vmha.db import api as db_api
 from vmha.db import migration
+from vmha import inventory
 from vmha import jobboard
 
 from tests.functional import fakenova
@@ -79,6 +80,8 @@ class Cluster:
             delays=delays, rebuild_seconds=rebuild_seconds)
         migration.upgrade(db_url)
         self.db = db_api.Database(db_url)
+        for host in HOSTS:          # vmha fences only inventory hosts
+            self.db.add_host(inventory.HostSpec(name=host))
         self.name = 'vmha-test-%s' % uuid.uuid4().hex[:8]
         self.config = self.workdir / 'vmha.conf'
         peers.write(str(self.config), CONFIG % {

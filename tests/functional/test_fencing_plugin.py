@@ -121,7 +121,7 @@ def test_installed_driver_fences_a_host(installed, agent):
     assert PASSWORD not in out['refused']
     assert out['before'] == 'on'
     assert out['result']['driver'] == 'fence_agent'
-    assert out['result']['was_already_off'] is False
+    assert out['result']['first_state'] == 'on'
     assert out['after'] == 'off'
     assert (agent.parent / 'power.state').read_text().strip() == 'off'
     calls = (agent.parent / 'calls.log').read_text().splitlines()

@@ -3,8 +3,9 @@
 The Recoverer loads the driver named in the host's inventory entry through
 stevedore, as in production, and fences a real peer: ipmi_sim, the Redfish
 emulator (directly, or behind the proxy that swallows ForceOff), sshd with
-simulated compute hosts. Nova is tests.unit.fakes.FakeCompute here; the
-real-Nova lab runs the same flow with ipmi (test_recovery_lab.py).
+simulated compute hosts (a fake guest process that fencing must kill). Nova
+is tests.unit.fakes.FakeCompute here; the real-Nova lab runs the same flow
+with ipmi (test_recovery_lab.py).
 
 A confirmed power-off ends in every instance evacuated; a BMC that ignores
 power-off, refuses the credentials or does not answer ends the recovery
@@ -87,7 +88,10 @@ def ssh_case(request, mode):
         sshd, fake, port=peers.CLOSED_PORT if mode == 'unreachable' else None,
         **options)
     spec.bmc_password = SSH_PASSWORD
-    return Case(spec, lambda: fake.nova_compute == 'inactive')
+    guest = sshd_peer_mod.start_guest(request)
+    # fenced: the guest is gone (and the stop command stopped nova-compute)
+    return Case(spec, lambda: not guest.alive(timeout=0)
+                and fake.nova_compute == 'inactive')
 
 
 CASES = {'ipmi': ipmi_case, 'redfish': redfish_case, 'ssh': ssh_case}

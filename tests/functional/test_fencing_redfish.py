@@ -78,16 +78,31 @@ def test_fence_confirms_off(conf, driver, redfish_bmc):
     elapsed = time.monotonic() - start
     print('redfish: fence confirmed in %.2fs after %d polls'
           % (elapsed, result.polls))
-    assert result.was_already_off is False
+    assert result.first_state == 'on'
     assert result.driver == 'redfish'
     assert elapsed < CONFIRM_COUNT * CONFIRM_INTERVAL + 2
     assert redfish_bmc.power_state(uuid) == 'Off'
 
 
 def test_fence_already_off(conf, driver, redfish_bmc):
+    """ForceOff is sent to an off system too (a first "off" is never
+    trusted) and the BMC accepts it."""
     result = fencing.Fencer.from_conf(conf, driver).fence(
         spec(redfish_bmc.url, system('already-off')))
-    assert result.was_already_off is True and result.polls == 1
+    assert result.first_state == 'off' and result.polls == 1
+    assert redfish_bmc.power_state(system('already-off')) == 'Off'
+
+
+def test_force_off_refused_for_an_off_system_is_fenced(conf, driver,
+                                                       redfish_strict_bmc):
+    """iDRAC answers ForceOff of an off server with HTTP 409: since the
+    power-off is always sent, that must not fail the fence."""
+    host = spec(redfish_strict_bmc.url, system('already-off'))
+    result = fencing.Fencer.from_conf(conf, driver).fence(host)
+    assert result.first_state == 'off' and result.polls == 1
+    assert redfish_strict_bmc.swallowed == [
+        '/redfish/v1/Systems/%s/Actions/ComputerSystem.Reset'
+        % system('already-off')]
 
 
 def test_power_on(driver, redfish_bmc):
@@ -140,9 +155,12 @@ def test_silent_bmc_hits_the_deadline(conf, driver, tmp_path):
         host = spec('http://127.0.0.1:16252', 'x')
         fencer = fencing.Fencer(driver, 1, 0, call_timeout=1)
         start = time.monotonic()
-        with pytest.raises(exception.BMCTimeout):
+        with pytest.raises(exception.BMCTimeout) as err:
             fencer.fence(host)
-        assert time.monotonic() - start < 1.5
+        # the status read, then the power-off (sent whatever the read
+        # did), each cut at 1 s, well before the 4 s read timeout
+        assert time.monotonic() - start < 3.5
+        assert 'did not answer power off within 1s' in str(err.value)
     finally:
         listener.close()
 

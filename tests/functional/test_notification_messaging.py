@@ -72,7 +72,7 @@ def every_event(host):
         events.HOST_FAILURE_DETECTED: {'source': 'nova-service-state'},
         events.MASS_FAILURE: {'down': 3, 'total': 4},
         events.HOST_FENCED: {'driver': 'ipmi', 'polls': 2, 'elapsed': 1.25,
-                             'was_already_off': False},
+                             'first_state': 'on'},
         events.HOST_FENCE_FAILED: {'error': 'BMC unreachable',
                                    'driver': 'ipmi'},
         events.SERVICE_FORCED_DOWN: {'service_id': 'svc-1'},
@@ -133,7 +133,7 @@ def test_listener_receives_each_event_type_with_documented_payload(
     assert (failed['error'], failed['level']) == ('No valid host', 2)
     fenced = received[events.HOST_FENCED]['payload']
     assert fenced['details'] == {'driver': 'ipmi', 'polls': 2,
-                                 'elapsed': 1.25, 'was_already_off': False}
+                                 'elapsed': 1.25, 'first_state': 'on'}
 
 
 def test_default_transport_url_is_the_fallback(broker_url, topic, listener,

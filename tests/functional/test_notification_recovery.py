@@ -27,6 +27,7 @@ from vmha.db import migration
 from vmha.drivers.notification import messaging
 from vmha import events
 from vmha import exception
+from vmha import inventory
 from vmha import recovery
 from tests.functional import peers
 from tests.functional.peers import rabbitmq
@@ -89,6 +90,7 @@ def db_url(tmp_path):
 @pytest.fixture
 def db(db_url):
     database = db_api.Database(db_url)
+    database.add_host(inventory.HostSpec(name=HOST))  # fenced by noop
     yield database
     database.dispose()
 

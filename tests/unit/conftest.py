@@ -95,11 +95,17 @@ def dispatcher(db):
 
 
 @pytest.fixture
-def make_recoverer(conf, db, compute, driver, dispatcher):
-    """Build Recoverers over the shared fakes and database."""
+def make_recoverer(conf, db, compute, driver, dispatcher, host_spec):
+    """Build Recoverers over the shared fakes and database.
+
+    The fakes' host (HOST) is put in the inventory (``host_spec``) unless
+    the test put it there first: vmha recovers only inventory hosts.
+    """
     made = []
 
     def make(**kwargs):
+        if db.find_host(HOST) is None:
+            db.add_host(host_spec)
         kwargs.setdefault('compute', compute)
         kwargs.setdefault('db', db)
         kwargs.setdefault('dispatcher', dispatcher)

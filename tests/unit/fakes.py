@@ -183,16 +183,18 @@ class FakeMigration:
 
 
 class FakeFencingDriver(fencing_base.FencingDriver):
-    """Scripted power states: ``states`` is consumed by get_power_state.
+    """Scripted power states: ``states`` is consumed by get_power_state
+    (an exception in it is raised by that read).
 
     Without ``states``: reads ``on`` until power_off, then ``off`` (never,
-    with ``stays_on``); ``error`` is raised by every status read.
+    with ``stays_on``); ``error`` is raised by every status read,
+    ``off_error`` by power_off.
     """
 
     entry_point_name = 'fake'
 
     def __init__(self, conf=None, states=None, stays_on=False, error=None,
-                 journal=None):
+                 journal=None, off_error=None):
         """``journal``: optional shared list (e.g. FakeCompute.calls) that
         also gets ``('fence.status'|'fence.off'|'fence.on', host)`` tuples, to
         assert the order of BMC and Nova calls together."""
@@ -200,6 +202,7 @@ class FakeFencingDriver(fencing_base.FencingDriver):
         self.state = 'on'
         self.stays_on = stays_on
         self.error = error
+        self.off_error = off_error
         self.calls = []
         self.journal = journal
         self.states = list(states or ())
@@ -214,11 +217,16 @@ class FakeFencingDriver(fencing_base.FencingDriver):
         if self.error:
             raise self.error
         if self.states:
-            self.state = self.states.pop(0)
+            state = self.states.pop(0)
+            if isinstance(state, BaseException):
+                raise state
+            self.state = state
         return self.state
 
     def power_off(self, host):
         self._log('off', host)
+        if self.off_error:
+            raise self.off_error
         if not self.stays_on:
             self.state = 'off'
 

@@ -249,9 +249,14 @@ def test_recovery_list_and_show(cli, recovered):
 
 
 @pytest.fixture
-def fake_recoverer(monkeypatch, dispatcher):
-    """The CLI's Recoverer(conf), wired to fakes instead of Nova/BMCs."""
+def fake_recoverer(monkeypatch, dispatcher, db_url):
+    """The CLI's Recoverer(conf), wired to fakes instead of Nova/BMCs;
+    the fake Nova's hosts are in the inventory (vmha recovers no other)."""
     compute = fakes.FakeCompute()
+    db = db_api.Database(db_url)
+    for name in ('hostA', 'hostB'):
+        db.add_host(inventory.HostSpec(name=name))
+    db.dispose()
     real = recovery.Recoverer
 
     def build(conf):
@@ -366,6 +371,67 @@ def test_evacuate_unknown_host(cli, fake_recoverer, db_url):
     db = db_api.Database(db_url)
     assert db.list_recoveries() == []
     db.dispose()
+
+
+@pytest.fixture
+def default_fencing(monkeypatch):
+    """The CLI's Recoverer(conf) with a fake Nova, and the drivers that
+    [fencing] default_driver names; pyghmi's Command records its uses."""
+    from pyghmi.ipmi import command as ipmi_command
+
+    compute = fakes.FakeCompute(hosts=('hostA', 'hostB', 'stranger'))
+    compute.add_instance('i1', host='stranger')
+    real = recovery.Recoverer
+    monkeypatch.setattr(recovery, 'Recoverer',
+                        lambda conf: real(conf, compute=compute))
+    used = []
+
+    def command(**kwargs):
+        used.append(kwargs)
+        raise AssertionError('pyghmi used: %r' % (kwargs,))
+
+    monkeypatch.setattr(ipmi_command, 'Command', command)
+    compute.ipmi_used = used
+    return compute
+
+
+@pytest.mark.parametrize('default_driver', ['ipmi', 'noop'])
+@pytest.mark.parametrize('dry_run', [False, True])
+def test_evacuate_host_missing_from_the_inventory_is_refused(
+        cli, default_fencing, db_url, default_driver, dry_run):
+    """Issue 12: Nova knows the host, vmha's inventory does not: it was
+    fenced through the local /dev/ipmi0 (pyghmi without an address)."""
+    with open(cli.config, 'a') as f:
+        f.write('[fencing]\ndefault_driver = %s\n' % default_driver)
+    argv = ['evacuate', 'stranger'] + (['--dry-run'] if dry_run else [])
+    code, out, err = cli(*argv)
+    assert (code, out) == (1, '')
+    line = _error_line(err)
+    assert line == (
+        "vmha-manage: error: Host stranger cannot be fenced: it is not in "
+        "vmha's inventory (add it with 'vmha-manage host add stranger' and "
+        "its BMC details); not recovering it.")
+    assert default_fencing.ipmi_used == []
+    assert nova_calls(default_fencing) == []
+    db = db_api.Database(db_url)
+    assert db.list_recoveries() == [] and db.list_events() == []
+    db.dispose()
+
+
+def test_evacuate_inventory_host_without_bmc_details_is_refused(
+        cli, default_fencing, db_url):
+    with open(cli.config, 'a') as f:
+        f.write('[fencing]\ndefault_driver = ipmi\n')
+    assert cli('host', 'add', 'stranger', '--fencing', 'noop')[0] == 0
+    db = db_api.Database(db_url)
+    db.update_host('stranger', fencing_driver=None)   # as an old entry
+    db.dispose()
+    code, out, err = cli('evacuate', 'stranger')
+    assert (code, out) == (1, '')
+    assert 'ipmi needs bmc_address, bmc_username, bmc_password' in \
+        _error_line(err)
+    assert default_fencing.ipmi_used == []
+    assert nova_calls(default_fencing) == []
 
 
 # -- host recover -------------------------------------------------------------

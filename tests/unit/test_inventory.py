@@ -85,7 +85,7 @@ def test_noop_driver_reports_off_and_fences_at_once(caplog):
     driver.validate(spec(bmc_address=None))       # needs nothing
     result = fencing.Fencer(driver, confirm_count=3, confirm_interval=0,
                             call_timeout=5).fence(spec())
-    assert result.was_already_off is True
+    assert (result.first_state, result.polls) == ('off', 1)
     assert result.driver == 'noop'
     driver.power_off(spec())
     driver.power_on(spec())

@@ -309,6 +309,7 @@ def test_report_to_dict_is_json_ready(make_recoverer, compute):
 
 def test_api_recover_host_with_collaborators(conf, db, compute, driver,
                                              dispatcher):
+    db.add_host(inventory.HostSpec(name=HOST))
     compute.add_instance('i1')
     report = api.recover_host(conf, HOST, level=2, compute=compute, db=db,
                               dispatcher=dispatcher, fencing_driver=driver,
@@ -377,12 +378,74 @@ def test_dry_run_reports_bmc_error(make_recoverer, compute):
 
 
 def test_dry_run_validates_host(make_recoverer, db, host_spec):
-    class NeedsAddress(fakes.FakeFencingDriver):
-        required_fields = ('bmc_address',)
-
+    host_spec.bmc_port = 70000
+    db.add_host(host_spec)
     with pytest.raises(exception.InvalidInput) as err:
-        make_recoverer(fencing_driver=NeedsAddress()).dry_run(HOST)
-    assert 'bmc_address' in str(err.value)
+        make_recoverer().dry_run(HOST)
+    assert 'bmc_port' in str(err.value)
+
+
+# -- hosts vmha would fence through defaults (issue 12) -----------------------
+
+class NeedsAddress(fakes.FakeFencingDriver):
+    required_fields = ('bmc_address',)
+
+
+@pytest.mark.parametrize('dry_run', [False, True])
+def test_host_missing_from_the_inventory_is_refused(conf, db, compute,
+                                                    dispatcher, dry_run):
+    """The evidence of issue 12: such a host was fenced through the
+    default ipmi driver with no address, i.e. the local /dev/ipmi0."""
+    conf.set_override('default_driver', 'ipmi', 'fencing')
+    compute.add_instance('i1')
+    rec = recovery.Recoverer(conf, compute=compute, db=db,
+                             dispatcher=dispatcher)
+    try:
+        with pytest.raises(exception.HostNotFenceable) as err:
+            if dry_run:
+                rec.dry_run(HOST)
+            else:
+                rec.recover(HOST)
+    finally:
+        rec.close()
+    assert "not in vmha's inventory" in str(err.value)
+    assert db.list_recoveries() == [] and compute.calls == []
+    assert dispatcher.events == []
+
+
+@pytest.mark.parametrize('dry_run', [False, True])
+def test_inventory_host_lacking_its_driver_fields_is_refused(
+        make_recoverer, db, compute, dispatcher, dry_run):
+    db.add_host(inventory.HostSpec(name=HOST))
+    drv = NeedsAddress()
+    rec = make_recoverer(fencing_driver=drv)
+    with pytest.raises(exception.HostNotFenceable) as err:
+        rec.dry_run(HOST) if dry_run else rec.record(HOST)
+    assert 'fake needs bmc_address' in str(err.value)
+    assert db.list_recoveries() == [] and compute.calls == []
+    assert drv.calls == [] and dispatcher.events == []
+
+
+def test_explicit_noop_on_an_inventory_host_is_allowed(make_recoverer, db,
+                                                       compute):
+    db.add_host(inventory.HostSpec(name=HOST, fencing_driver='noop'))
+    report = make_recoverer(fencing_driver=None).recover(HOST, level=2)
+    assert report.state == db_api.COMPLETED, report.error
+
+
+def test_resumed_recovery_of_a_host_that_lost_its_details_is_not_fenced(
+        make_recoverer, db, compute, dispatcher):
+    """The inventory entry changed between record and run: the Fencer
+    checks again, and the recovery fails without a BMC call."""
+    drv = NeedsAddress()
+    rec = make_recoverer(fencing_driver=drv)
+    recovery_id = rec.record(HOST, level=2)
+    db.update_host(HOST, bmc_address=None)
+    report = rec.start(recovery_id)
+    assert report.state == db_api.FAILED
+    assert 'cannot be fenced' in report.error
+    assert drv.calls == []
+    assert not compute.calls_of('evacuate')
 
 
 # -- secrets ------------------------------------------------------------------

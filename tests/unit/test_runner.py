@@ -8,6 +8,7 @@ import pytest
 
 from vmha.db import api as db_api
 from vmha import exception
+from vmha import inventory
 from vmha import jobboard
 from vmha import runner
 from tests.unit.conftest import HOST
@@ -91,6 +92,7 @@ def test_pooled_runner_records_at_once_and_runs_recoveries_together(
     fc = GatedCompute(hosts=('h1', 'h2', 'h3', 'spare'))
     for host in ('h1', 'h2', 'h3'):
         fc.add_instance('i-' + host, host=host)
+        db.add_host(inventory.HostSpec(name=host))
     pool = runner.InProcessRunner(make_recoverer(compute=fc), workers=2)
     reports = [pool.start(host, 2) for host in ('h1', 'h2', 'h3')]
     # recorded before start() returned: the next poll sees them active

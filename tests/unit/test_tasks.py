@@ -45,7 +45,7 @@ def test_fence_host_confirms_off(make_ctx, db, driver, dispatcher):
     ctx = make_ctx()
     result = fencing_tasks.FenceHost(ctx).execute()
     assert driver.calls == ['status', 'off', 'status']
-    assert result['was_already_off'] is False
+    assert result['first_state'] == 'on'
     assert result['polls'] == 1
     assert result['driver'] == 'fake'
     rec = _recovery(db, ctx)
@@ -54,15 +54,21 @@ def test_fence_host_confirms_off(make_ctx, db, driver, dispatcher):
     assert rec.fenced_at is not None
     [event] = dispatcher.of_type(events.HOST_FENCED)
     assert event.payload['polls'] == 1
+    assert event.payload['first_state'] == 'on'
     assert event.recovery_id == ctx.recovery_id
     assert event.host == HOST
 
 
-def test_fence_host_already_off_sends_no_power_off(make_ctx, driver):
+def test_fence_host_already_off_still_powers_off(make_ctx, driver,
+                                                dispatcher):
+    """Issue 12: a first "off" is recorded, never trusted (this test used
+    to assert that no power-off was sent)."""
     driver.state = 'off'
     result = fencing_tasks.FenceHost(make_ctx()).execute()
-    assert driver.calls == ['status']
-    assert result['was_already_off'] is True
+    assert driver.calls == ['status', 'off', 'status']
+    assert result['first_state'] == 'off'
+    [event] = dispatcher.of_type(events.HOST_FENCED)
+    assert event.payload['first_state'] == 'off'
 
 
 def test_fence_host_off_after_several_polls(make_ctx):
@@ -74,9 +80,13 @@ def test_fence_host_off_after_several_polls(make_ctx):
 
 @pytest.mark.parametrize('drv, error', [
     (fakes.FakeFencingDriver(stays_on=True), exception.PowerOffUnconfirmed),
-    (fakes.FakeFencingDriver(error=exception.BMCUnreachable(
+    (fakes.FakeFencingDriver(off_error=exception.BMCUnreachable(
         host=HOST, bmc='192.0.2.10:623', reason='connection refused')),
      exception.BMCUnreachable),
+    # status reads failing to the end: unconfirmed, the error named
+    (fakes.FakeFencingDriver(error=exception.BMCUnreachable(
+        host=HOST, bmc='192.0.2.10:623', reason='connection refused')),
+     exception.PowerOffUnconfirmed),
 ])
 def test_fence_host_failure_raises_and_records(make_ctx, db, dispatcher,
                                                drv, error):
@@ -137,11 +147,11 @@ def test_fencer_deadline_on_hung_bmc():
     fencer = fencing.Fencer(Hung(), confirm_count=1, confirm_interval=0,
                             call_timeout=0.05)
     try:
-        with pytest.raises(exception.BMCTimeout) as err:
+        with pytest.raises(exception.PowerOffUnconfirmed) as err:
             fencer.fence(fakes_host())
     finally:
         release.set()
-    assert 'power status' in str(err.value)
+    assert 'did not answer power status within 0.05s' in str(err.value)
     assert HOST in str(err.value)
 
 

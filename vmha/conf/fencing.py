@@ -21,9 +21,13 @@ OPTS = [
         min=1,
         deprecated_opts=[cfg.DeprecatedOpt('ipmi_check_max_count',
                                            group='fencing')],
-        help='How many times the power status is polled after a power-off '
-             'request before fencing is declared unconfirmed (formerly '
-             'ipmi_check_max_count).'),
+        help='How many times the power status is polled after the '
+             'power-off request before fencing is declared unconfirmed '
+             '(formerly ipmi_check_max_count). The power-off is always '
+             'sent: a status read before it is recorded, never trusted. A '
+             'poll that fails (BMC error or bmc_timeout) counts as one and '
+             'the next poll retries, so the confirmation takes at most '
+             'count x (power_off_confirm_interval + bmc_timeout).'),
     cfg.FloatOpt(
         'power_off_confirm_interval',
         default=1.0,
@@ -37,7 +41,9 @@ OPTS = [
         default=10.0,
         min=0.5,
         help='Deadline in seconds for one call to a BMC (status, off, on). '
-             'Some BMCs never answer a bad login; vmha gives up after this.'),
+             'Some BMCs never answer a bad login; vmha gives up after this '
+             'and leaves the call to a daemon thread, which never keeps '
+             'vmha from exiting.'),
 ]
 
 

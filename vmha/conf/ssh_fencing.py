@@ -6,19 +6,35 @@ GROUP = cfg.OptGroup(
     'ssh_fencing',
     title='SSH fencing driver options',
     help='Options of the "ssh" fencing driver, for hosts without a BMC: it '
-         'logs in to the host with a key and stops nova-compute and the '
-         'instances. This is NOT power fencing: a host that does not answer '
-         'SSH cannot be fenced this way (its recovery fails, no evacuation). '
-         'A host\'s bmc_options may override key_file, known_hosts_file, '
-         'stop_command, check_command and start_command. In the command '
-         'options of this file, oslo.config replaces $name with option '
-         'values: write $$ for a shell $ ($? is kept as is).')
+         'logs in to the host with a key, stops nova-compute, kills the '
+         'guests and confirms that no guest process is left. This is NOT '
+         'power fencing: a host that does not answer SSH cannot be fenced '
+         'this way (its recovery fails, no evacuation). A host\'s '
+         'bmc_options may override key_file, known_hosts_file, '
+         'stop_command, check_command and start_command (used as given: '
+         'no $name replacement there). In the command options of this '
+         'file, oslo.config replaces $name with option values: write $$ '
+         'for a shell $ ($? is kept as is).')
 
+# The guests are what must not run twice, so "off" means "no guest process"
+# (not "nova-compute stopped": a host whose nova-compute crashed still runs
+# its guests). The pattern matches the command line's program (argv[0],
+# with or without a path), so that the shell running pgrep/pkill, whose own
+# command line holds the pattern, never matches itself.
+DEFAULT_GUEST_PATTERN = '^([^ ]*/)?(qemu-system-|qemu-kvm)'
+# kill nova-compute first (it could start a guest again), keep its unit
+# stopped, kill the guests even if the unit would not stop, and fail if
+# either failed (pkill: 1 is "no process", fine)
 DEFAULT_STOP = (
     "systemctl kill --signal=SIGKILL nova-compute; "
-    "systemctl stop nova-compute && "
-    "{ pkill -KILL 'qemu-system-|qemu-kvm'; [ $? -le 1 ]; }")
-DEFAULT_CHECK = 'systemctl is-active --quiet nova-compute'
+    "systemctl stop nova-compute; stopped=$$?; "
+    "pkill -KILL -f '$guest_process_pattern'; "
+    "[ $? -le 1 ] && [ $$stopped -eq 0 ]")
+# pgrep: 0 a guest runs ("on"), 1 none ("off"), anything else is an error
+# that must never read "off" (126: "unknown")
+DEFAULT_CHECK = (
+    "pgrep -f '$guest_process_pattern' >/dev/null; "
+    "case $? in 0) exit 0;; 1) exit 1;; *) exit 126;; esac")
 
 OPTS = [
     cfg.StrOpt(
@@ -61,20 +77,35 @@ OPTS = [
              'the deadline of every fencing call: it must cover '
              'connect_timeout plus this for the stop command to finish.'),
     cfg.StrOpt(
+        'guest_process_pattern',
+        default=DEFAULT_GUEST_PATTERN,
+        help='Extended regular expression (pgrep/pkill -f) that matches the '
+             'command line of a guest process: the default stop and check '
+             'commands use it as $guest_process_pattern. The default '
+             'matches QEMU/KVM guests (qemu-system-*, qemu-kvm), as '
+             'libvirt starts them for Nova. Anchor it at the start of the '
+             'command line ("^"), or the shell running pgrep matches it '
+             'too; no single quotes; write $$ for a regex $.'),
+    cfg.StrOpt(
         'stop_command',
         default=DEFAULT_STOP,
         help='Shell command that fences the host; exit status 0 means done. '
-             'The default kills nova-compute (SIGKILL, so that it cannot '
-             'take its time), stops its unit (no automatic restart) and '
-             'kills every QEMU process (pkill matches the process name, '
-             'not the command line; exit 1 "no process" is fine).'),
+             'The default SIGKILLs nova-compute (so that it cannot start a '
+             'guest again), stops its unit (no automatic restart), then '
+             'kills every guest process (guest_process_pattern), and fails '
+             'if the unit would not stop or pkill failed: stopping the '
+             'guests is what fencing is for, stopping nova-compute only is '
+             'not enough.'),
     cfg.StrOpt(
         'check_command',
         default=DEFAULT_CHECK,
         help='Shell command whose exit status tells whether the host still '
-             'runs: 0 means "on", any other status "off", except 126, 127 '
-             '(command not runnable) and a missing status, which mean '
-             '"unknown" (never confirmed off).'),
+             'runs guests: 0 means "on", any other status "off", except '
+             '126, 127 (command not runnable) and a missing status, which '
+             'mean "unknown" (never confirmed off). The default reads "on" '
+             'while any process matches guest_process_pattern: it checks '
+             'the guests, not nova-compute, because a host whose '
+             'nova-compute died may still run them.'),
     cfg.StrOpt(
         'start_command',
         help='Shell command run by "power on" (e.g. "systemctl start '

@@ -12,6 +12,9 @@ LOG = logging.getLogger(__name__)
 class FenceHost(base.RecoveryTask):
     """Confirmed power-off through the host's fencing driver.
 
+    The power-off is always sent; the state read before it is only
+    recorded (``first_state`` in the ``vmha.host.fence.end`` event).
+
     Raises when power-off is not confirmed, which fails (and reverts) the
     isolation flow: a host that may still run its instances is never
     evacuated. Never reverted: a host that was powered off stays off until an
@@ -34,7 +37,7 @@ class FenceHost(base.RecoveryTask):
                             fencing_driver=result.driver)
         self.ctx.emit(events.HOST_FENCED, driver=result.driver,
                       polls=result.polls, elapsed=round(result.elapsed, 3),
-                      was_already_off=result.was_already_off)
+                      first_state=result.first_state)
         return result.to_dict()
 
     def revert(self, result, **kwargs):

@@ -2,26 +2,37 @@
 
 It has its own host key and serves simulated compute hosts: each host is a
 client key whose ``authorized_keys`` line forces ``fake_host.sh MODE DIR``,
-which reads ``$SSH_ORIGINAL_COMMAND`` and plays nova-compute's systemd unit
-from ``DIR/nova-compute`` (``active`` or ``inactive``):
+which logs ``$SSH_ORIGINAL_COMMAND`` to ``DIR/commands.log`` and RUNS it
+with ``sh -c``, as a real host would, with one thing simulated: a
+``systemctl`` first on PATH that plays nova-compute's unit from
+``DIR/nova-compute`` (``active``, ``failed`` or ``inactive``; no systemd runs
+here). ``pgrep``, ``pkill`` and the guests are real: a guest is a process
+whose command line reads like QEMU's (``Guest``), started by the test.
 
-* ``... stop nova-compute ...`` (the stop command): marks it inactive, exit 0;
-  in mode ``stop-fails`` prints an error and exits 1 (unit left active);
-  in mode ``stays-on`` exits 0 but leaves the unit active;
-* ``systemctl is-active ...`` (the check command): exit 0 if active, else 3;
-* ``systemctl start nova-compute``: marks it active, exit 0;
-* anything else: "command not found", exit 127.
+* ``systemctl kill ... nova-compute``: an active unit becomes ``failed``;
+* ``systemctl stop nova-compute``: ``inactive``, exit 0; in mode
+  ``stop-fails`` prints "Access denied" and exits 1 (unit left as it was);
+* ``systemctl is-active ... nova-compute``: exit 0 if active, else 3;
+* ``systemctl start nova-compute``: ``active``, exit 0.
 
-Every command is appended to ``DIR/commands.log``.
+In mode ``stays-on`` a command that stops nova-compute (the stop command)
+exits 0 without running: a stop without effect.
+
+pkill with the default pattern kills EVERY matching process of this machine
+(the tests run as root): ``Guest.check_none_foreign`` skips a test rather
+than kill a real QEMU guest that happens to run here.
 """
 
 import getpass
 import os
+import shutil
 import subprocess
+import threading
 
 import pytest
 
 from tests.functional import peers
+from vmha.conf import ssh_fencing as ssh_fencing_conf
 from vmha import inventory
 
 PORT = 16222
@@ -29,25 +40,37 @@ PORT = 16222
 FAKE_HOST = r'''#!/bin/sh
 # forced command of a simulated compute host: fake_host.sh MODE STATE_DIR
 MODE=$1; DIR=$2
-STATE=$DIR/nova-compute
-[ -f "$STATE" ] || echo active > "$STATE"
+[ -f "$DIR/nova-compute" ] || echo active > "$DIR/nova-compute"
 echo "$SSH_ORIGINAL_COMMAND" >> "$DIR/commands.log"
-case "$SSH_ORIGINAL_COMMAND" in
-  *"stop nova-compute"*)
-    case $MODE in
-      stop-fails)
-        echo "Failed to stop nova-compute.service: Access denied" >&2
-        exit 1;;
-      stays-on) exit 0;;
-      *) echo inactive > "$STATE"; exit 0;;
-    esac ;;
-  *"systemctl is-active"*)
-    [ "$(cat "$STATE")" = active ] && exit 0
-    exit 3 ;;
-  *"systemctl start nova-compute"*)
-    echo active > "$STATE"; exit 0 ;;
+case "$MODE:$SSH_ORIGINAL_COMMAND" in
+  stays-on:*"stop nova-compute"*) exit 0 ;;
+esac
+export FAKE_HOST_DIR="$DIR" FAKE_HOST_MODE="$MODE"
+export PATH="$(dirname "$0")/bin:$PATH"
+exec sh -c "$SSH_ORIGINAL_COMMAND"
+'''
+
+FAKE_SYSTEMCTL = r'''#!/bin/sh
+# systemctl of a simulated host: only nova-compute's unit, in a file
+STATE=$FAKE_HOST_DIR/nova-compute
+case "$*" in
+  "kill "*nova-compute)
+    [ "$(cat "$STATE")" = active ] || {
+      echo "Failed to kill unit nova-compute.service: No main PID" >&2
+      exit 1; }
+    echo failed > "$STATE" ;;
+  "stop nova-compute")
+    if [ "$FAKE_HOST_MODE" = stop-fails ]; then
+      echo "Failed to stop nova-compute.service: Access denied" >&2
+      exit 1
+    fi
+    echo inactive > "$STATE" ;;
+  "is-active "*nova-compute)
+    [ "$(cat "$STATE")" = active ] || exit 3 ;;
+  "start nova-compute")
+    echo active > "$STATE" ;;
   *)
-    echo "sh: 1: ${SSH_ORIGINAL_COMMAND%% *}: not found" >&2; exit 127 ;;
+    echo "fake systemctl: not simulated: $*" >&2; exit 1 ;;
 esac
 '''
 
@@ -74,6 +97,61 @@ def keygen(path, comment='vmha-test'):
                     '-f', path], check=True, stdin=subprocess.DEVNULL)
     with open(path + '.pub') as f:
         return f.read().strip()
+
+
+class Guest:
+    """A fake guest: ``sleep`` whose command line reads like QEMU's
+    (``argv0 1000``: argv[0] set, the program is sleep), so that the
+    default guest_process_pattern matches it, as pgrep -f sees it.
+
+    A thread waits for it, so that once killed it is reaped at once (a
+    zombie would still match pgrep by its name).
+    """
+
+    PATTERN = ssh_fencing_conf.DEFAULT_GUEST_PATTERN
+
+    def __init__(self, argv0='/usr/bin/qemu-system-x86_64'):
+        self.proc = subprocess.Popen(
+            [argv0, '1000'], executable=shutil.which('sleep'),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        self._reaper = threading.Thread(target=self.proc.wait, daemon=True)
+        self._reaper.start()
+
+    @classmethod
+    def running(cls):
+        """PIDs of the processes the default pattern matches now."""
+        out = subprocess.run(['pgrep', '-f', cls.PATTERN],
+                             capture_output=True, text=True).stdout
+        return {int(pid) for pid in out.split()}
+
+    @classmethod
+    def check_none_foreign(cls, own=()):
+        foreign = cls.running() - {g.proc.pid for g in own}
+        if foreign:
+            pytest.skip('processes %s of this machine match the default '
+                        'guest pattern %r: the ssh fencing tests would '
+                        'kill them' % (sorted(foreign), cls.PATTERN))
+
+    def alive(self, timeout=5.0):
+        """False once it is dead and reaped (waits up to ``timeout`` for
+        the reaper after a kill)."""
+        self._reaper.join(timeout if self.proc.returncode is None else 0)
+        return self.proc.returncode is None
+
+    def stop(self):
+        if self.proc.returncode is None:
+            self.proc.kill()
+        self._reaper.join(10)
+
+
+def start_guest(request, argv0='/usr/bin/qemu-system-x86_64'):
+    """A Guest killed at the end of the test (if fencing left it)."""
+    Guest.check_none_foreign()
+    guest = Guest(argv0)
+    request.addfinalizer(guest.stop)
+    assert guest.proc.pid in Guest.running()
+    return guest
 
 
 class FakeHost:
@@ -128,6 +206,9 @@ class Sshd:
         self.hosts = {}
         script = peers.write(os.path.join(self.dir, 'fake_host.sh'),
                              FAKE_HOST, 0o755)
+        os.makedirs(os.path.join(self.dir, 'bin'))
+        peers.write(os.path.join(self.dir, 'bin', 'systemctl'),
+                    FAKE_SYSTEMCTL, 0o755)
         host_pub = keygen(os.path.join(self.dir, 'host_key'), 'sshd-host')
         lines = []
         for name, mode in hosts.items():

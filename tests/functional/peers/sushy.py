@@ -31,6 +31,7 @@ PASSWORD = 'redfish-secret'
 PORT = 16240
 TLS_PORT = 16241
 PROXY_PORT = 16242
+STRICT_PROXY_PORT = 16243
 
 # one system per test purpose, so that every test starts from a known state
 SYSTEMS = {
@@ -127,13 +128,25 @@ class SushyEmulator:
         return resp.json()['PowerState']
 
 
+#: iDRAC's answer to ForceOff of a system that is off
+ALREADY_OFF = {'error': {
+    'code': 'Base.1.8.GeneralError',
+    'message': 'A general error has occurred.',
+    '@Message.ExtendedInfo': [{
+        'MessageId': 'IDRAC.2.8.PSU501', 'Severity': 'Warning',
+        'Message': 'Server is already powered OFF.'}]}}
+
+
 class IgnoringProxy:
     """HTTP proxy to ``upstream`` that swallows ForceOff (answers 204).
 
-    Runs in a thread of the test process; ``calls`` lists what it swallowed.
+    With ``refuse_when_off`` it passes ForceOff on, except for a system
+    that reads Off, which gets iDRAC's HTTP 409 "already powered OFF".
+    Runs in a thread of the test process; ``swallowed`` lists the ForceOff
+    paths it did not pass on.
     """
 
-    def __init__(self, port, upstream):
+    def __init__(self, port, upstream, refuse_when_off=False):
         self.port = port
         self.upstream = upstream
         self.url = 'http://127.0.0.1:%d' % port
@@ -147,20 +160,33 @@ class IgnoringProxy:
             def log_message(self, *args):
                 pass
 
+            def _reply(self, status, payload=b''):
+                self.send_response(status)
+                self.send_header('Connection', 'close')
+                if payload:
+                    self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
             def _forward(self):
                 length = int(self.headers.get('Content-Length') or 0)
                 body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ('host', 'content-length')}
                 if (self.command == 'POST' and body
                         and 'ComputerSystem.Reset' in self.path
                         and json.loads(body).get('ResetType') == 'ForceOff'):
-                    proxy.swallowed.append(self.path)
-                    self.send_response(204)
-                    self.send_header('Connection', 'close')
-                    self.send_header('Content-Length', '0')
-                    self.end_headers()
-                    return
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ('host', 'content-length')}
+                    if not refuse_when_off:
+                        proxy.swallowed.append(self.path)
+                        return self._reply(204)
+                    system = requests.get(
+                        proxy.upstream + self.path.split('/Actions/')[0],
+                        headers=headers, timeout=10).json()
+                    if system['PowerState'] == 'Off':
+                        proxy.swallowed.append(self.path)
+                        return self._reply(
+                            409, json.dumps(ALREADY_OFF).encode())
                 resp = requests.request(
                     self.command, proxy.upstream + self.path, data=body,
                     headers=headers, timeout=10, allow_redirects=False)
@@ -272,6 +298,16 @@ def redfish_tls_bmc(tmp_path_factory):
                              tls=make_tls_files(workdir)).start()
     yield emulator
     emulator.stop()
+
+
+@pytest.fixture(scope='session')
+def redfish_strict_bmc(redfish_bmc):
+    """http://127.0.0.1:16243: redfish_bmc behind a proxy that refuses
+    ForceOff of a system that is off, as iDRAC does (HTTP 409)."""
+    proxy = IgnoringProxy(STRICT_PROXY_PORT, redfish_bmc.url,
+                          refuse_when_off=True).start()
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture(scope='session')

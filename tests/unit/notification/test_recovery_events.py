@@ -27,6 +27,7 @@ from vmha.db import api as db_api
 from vmha.drivers.notification import messaging
 from vmha import events
 from vmha import exception
+from vmha import inventory
 from vmha import notifier
 from tests.unit import fakes
 from tests.unit.notification import helpers
@@ -108,8 +109,10 @@ class Run:
 
 
 @pytest.fixture
-def runs(make_recoverer, cloud, all_drivers, spy):
+def runs(make_recoverer, cloud, all_drivers, spy, db):
     """The three recoveries, run one after the other (as a monitor would)."""
+    for name in ('hostC', 'hostD'):         # vmha recovers inventory hosts
+        db.add_host(inventory.HostSpec(name=name))
     recoverer = make_recoverer(compute=cloud, dispatcher=all_drivers)
     mixed = Run(recoverer, spy, 'hostA', detected_at=DETECTED_AT,
                 detected_by='nova-service-state')
@@ -160,7 +163,7 @@ def test_detected_recovery_with_errors_in_order(runs, conf):
         'detected_at': '2026-01-02T03:04:05+00:00'}
     assert mixed.one(events.RECOVERY_STARTED).payload == {}
     fenced = mixed.one(events.HOST_FENCED).payload
-    assert (fenced['driver'], fenced['was_already_off']) == ('fake', False)
+    assert (fenced['driver'], fenced['first_state']) == ('fake', 'on')
     assert fenced['polls'] >= 1 and fenced['elapsed'] >= 0
     assert mixed.one(events.SERVICE_FORCED_DOWN).payload == {
         'service_id': 'svc-hostA'}

@@ -40,6 +40,11 @@ MAX_PASSWORD_BYTES = 20
 # for the dropped session to time out), even from a new Command; after a
 # logout the new login and status read took 12 ms.
 SESSION_IDLE_SECONDS = 15
+# IPMI 2.0 "Chassis Control" (NetFn Chassis 0x00, command 0x02), data 0:
+# power down
+CHASSIS_NETFN = 0x00
+CHASSIS_CONTROL = 0x02
+CHASSIS_POWER_DOWN = 0x00
 PRIVILEGE_LEVELS = {'administrator': 4, 'admin': 4, 'operator': 3}
 OPTIONS = ('kg', 'privilege_level')
 
@@ -72,6 +77,28 @@ def _log_out(cmd):
         cmd.ipmi_session.logout()
     except Exception as err:      # the session may be long gone
         LOG.debug('IPMI logout of an idle session: %s', err)
+
+
+def _power_down(cmd):
+    """Chassis control "power down" (hard, not an ACPI shutdown), sent
+    whatever the power state reads.
+
+    Sent raw: pyghmi's set_power('off') reads the state first and sends
+    nothing when it reads off, and vmha never trusts an "off" it did not
+    confirm after a power-off. A BMC that refuses the command for a chassis
+    that is off (completion code "not in present state") is not an error:
+    the confirm loop reads the state again.
+    """
+    response = cmd.raw_command(netfn=CHASSIS_NETFN,
+                               command=CHASSIS_CONTROL,
+                               data=[CHASSIS_POWER_DOWN])
+    if 'error' not in response:
+        return
+    if (cmd.get_power() or {}).get('powerstate') == base.POWER_OFF:
+        LOG.info('IPMI BMC %s refused power down of a chassis that is '
+                 'off (%s): fine', cmd.bmc, response['error'])
+        return
+    raise pyghmi_exc.IpmiException(response['error'])
 
 
 class IPMIDriver(base.FencingDriver):
@@ -121,6 +148,13 @@ class IPMIDriver(base.FencingDriver):
                 host.bmc_username, secret, self._privilege(host))
 
     def _command(self, host):
+        if not host.bmc_address:
+            # pyghmi without an address opens the LOCAL IPMI device: this
+            # machine's own BMC, never the failed host's
+            raise exception.HostNotFenceable(
+                host=host.name,
+                reason='the ipmi driver has no bmc_address for it and '
+                       'never uses the local IPMI device')
         key = self._key(host)
         now = time.monotonic()
         with self._sessions_lock:
@@ -206,9 +240,7 @@ class IPMIDriver(base.FencingDriver):
         return base.POWER_UNKNOWN
 
     def power_off(self, host):
-        # 'off' is the chassis "power down" (hard), not an ACPI shutdown
-        self._call(host, 'power off',
-                   lambda cmd: cmd.set_power('off', wait=False))
+        self._call(host, 'power off', _power_down)
 
     def power_on(self, host):
         self._call(host, 'power on',

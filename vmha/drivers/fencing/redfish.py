@@ -39,6 +39,8 @@ LOG = logging.getLogger(__name__)
 
 ROOT_PREFIX = '/redfish/v1/'
 OPTIONS = ('system_id', 'verify')
+#: HTTP statuses of a ForceOff refused because the system is off already
+REFUSED_WHEN_OFF = (400, 409)
 
 _AUTH_CLASSES = {
     'basic': sushy_auth.BasicAuth,
@@ -299,8 +301,33 @@ class RedfishDriver(base.FencingDriver):
         return base.POWER_UNKNOWN
 
     def power_off(self, host):
-        self._call(host, 'power off', lambda system: system.reset_system(
-            sushy.ResetType.FORCE_OFF))
+        """ForceOff; a BMC that refuses it for a system that reads Off is
+        not an error.
+
+        vmha sends the power-off to hosts that already read off (a first
+        "off" is never trusted), and some BMCs refuse ForceOff then (iDRAC:
+        HTTP 409 "Server is already powered OFF", iLO: 400). The confirm
+        loop reads the state again, so nothing is taken on trust here.
+        """
+        try:
+            self._call(host, 'power off', lambda system: system.reset_system(
+                sushy.ResetType.FORCE_OFF))
+        except exception.FencingError as err:
+            if not self._refused_because_off(host, err):
+                raise
+            LOG.info('Redfish BMC %s of host %s refused ForceOff of a '
+                     'system that reads Off (%s): fine', host.bmc_address,
+                     host.name, err)
+
+    def _refused_because_off(self, host, err):
+        refusal = err.__cause__
+        if not (isinstance(refusal, sushy_exc.HTTPError)
+                and refusal.status_code in REFUSED_WHEN_OFF):
+            return False
+        try:
+            return self.get_power_state(host) == base.POWER_OFF
+        except exception.VmhaError:
+            return False
 
     def power_on(self, host):
         self._call(host, 'power on', lambda system: system.reset_system(

@@ -4,17 +4,20 @@ It logs in to the compute host with paramiko (key authentication only,
 strict host key checking by default) and runs shell commands:
 
 * power off: ``stop_command`` (default: SIGKILL nova-compute, stop its unit,
-  kill every QEMU process). It must exit 0, else the host is not fenced.
-* power state: ``check_command`` (default ``systemctl is-active --quiet
-  nova-compute``): exit 0 is ``on``, 126/127 (not runnable) or no exit status
-  is ``unknown``, any other status ``off``. A host that cannot be reached is
-  neither: BMCUnreachable is raised, because an unreachable host is not a
-  confirmed-off host.
+  kill every guest process). It must exit 0, else the host is not fenced;
+* power state: ``check_command`` (default: ``pgrep -f`` for a guest process,
+  ``[ssh_fencing] guest_process_pattern``: QEMU/KVM): exit 0 is ``on``,
+  126/127 (not runnable) or no exit status is ``unknown``, any other status
+  ``off``. A host that cannot be reached is neither: BMCUnreachable is
+  raised, because an unreachable host is not a confirmed-off host.
 * power on: ``start_command`` if configured, else FencingUnsupported.
 
 So "fenced" means: the stop command exited 0 and the check command then
-reads ``off`` (the shared confirm loop of vmha.fencing does the reading).
-This protects against a host whose nova-compute lost its connection to the
+reads ``off``, i.e. no guest runs (the shared confirm loop of vmha.fencing
+does the reading, and always runs the stop command first). The check looks
+at the guests, not at nova-compute, because what must not run twice is a
+guest: a host whose nova-compute crashed still runs its guests. This
+protects against a host whose nova-compute lost its connection to the
 control plane but that still answers SSH; a crashed or isolated host cannot
 be fenced this way, and is then not evacuated.
 
@@ -87,7 +90,7 @@ class _LogUnknownKeyPolicy(paramiko.MissingHostKeyPolicy):
 
 
 class SSHFencingDriver(base.FencingDriver):
-    """Stops nova-compute and the instances of a host over SSH."""
+    """Stops nova-compute and kills the guests of a host over SSH."""
 
     entry_point_name = 'ssh'
     required_fields = ('bmc_address',)
