@@ -19,7 +19,6 @@ and power off the wrong machine.
 """
 
 import dataclasses
-import threading
 import time
 
 from oslo_log import log as logging
@@ -27,6 +26,7 @@ from oslo_log import log as logging
 from vmha.drivers import loader
 from vmha.drivers.fencing import base
 from vmha import exception
+from vmha import threads
 
 LOG = logging.getLogger(__name__)
 
@@ -101,37 +101,6 @@ def check_fenceable(conf, host, in_inventory, driver=None):
     require_details(driver or load_driver(conf, host), host)
 
 
-class _Call:
-    """One driver call in a daemon thread, with a result holder.
-
-    A daemon thread, not a concurrent.futures worker: those are joined at
-    interpreter exit, so a BMC call that never returns would keep the
-    process from exiting (a stopped monitor hanging on a dead BMC).
-    """
-
-    def __init__(self, func, host):
-        self._func = func
-        self._host = host
-        self._done = threading.Event()
-        self.value = None
-        self.error = None
-
-    def _run(self):
-        try:
-            self.value = self._func(self._host)
-        except BaseException as err:      # handed to the caller's thread
-            self.error = err
-        finally:
-            self._done.set()
-
-    def start(self, name):
-        threading.Thread(target=self._run, name=name, daemon=True).start()
-        return self
-
-    def wait(self, timeout):
-        return self._done.wait(timeout)
-
-
 def call_with_deadline(func, host, timeout, operation):
     """Run ``func(host)`` and give up after ``timeout`` seconds.
 
@@ -141,22 +110,22 @@ def call_with_deadline(func, host, timeout, operation):
     (a third-party driver's bug, say) becomes a FencingError, so that it is
     recorded and notified like any other.
     """
-    call = _Call(func, host).start('vmha-bmc-%s' % host.name)
-    if not call.wait(timeout):
+    try:
+        return threads.call(func, host, timeout=timeout,
+                            name='vmha-bmc-%s' % host.name)
+    except threads.DeadlineExceeded:
         raise exception.BMCTimeout(host=host.name, bmc=host.bmc_label,
                                    operation=operation, timeout=timeout)
-    err = call.error
-    if err is None:
-        return call.value
-    if isinstance(err, exception.VmhaError):
-        raise err
-    LOG.error('Fencing driver failed on %s of host %s: %s: %s',
-              operation, host.name, type(err).__name__, err,
-              exc_info=(type(err), err, err.__traceback__))
-    raise exception.FencingError(
-        host=host.name, bmc=host.bmc_label,
-        reason='%s: unexpected %s: %s' % (operation, type(err).__name__,
-                                          err)) from err
+    except exception.VmhaError:
+        raise
+    except Exception as err:
+        LOG.error('Fencing driver failed on %s of host %s: %s: %s',
+                  operation, host.name, type(err).__name__, err,
+                  exc_info=(type(err), err, err.__traceback__))
+        raise exception.FencingError(
+            host=host.name, bmc=host.bmc_label,
+            reason='%s: unexpected %s: %s' % (operation, type(err).__name__,
+                                              err)) from err
 
 
 class Fencer:
