@@ -29,6 +29,10 @@ INSTANCE_EVACUATED = 'vmha.instance.evacuate.end'
 INSTANCE_EVACUATE_FAILED = 'vmha.instance.evacuate.error'
 INSTANCE_SKIPPED = 'vmha.instance.evacuate.skip'
 HOST_RECOVERED = 'vmha.host.recover.end'
+INSTANCE_EVACUATE_WAITING = 'vmha.instance.evacuate.waiting'
+RECOVERY_RETRY_STARTED = 'vmha.recovery.retry.start'
+RESERVED_HOST_ENABLED = 'vmha.reserved_host.enable.end'
+RESERVED_HOST_FAILED = 'vmha.reserved_host.enable.error'
 
 PRIORITIES = {
     HOST_FAILURE_DETECTED: WARNING,
@@ -48,6 +52,10 @@ PRIORITIES = {
     INSTANCE_SKIPPED: INFO,
     HOST_RECOVERED: INFO,
     MASS_FAILURE: ERROR,
+    INSTANCE_EVACUATE_WAITING: WARNING,
+    RECOVERY_RETRY_STARTED: INFO,
+    RESERVED_HOST_ENABLED: INFO,
+    RESERVED_HOST_FAILED: ERROR,
 }
 
 #: every event type that is notified (MIB, payload schema, log)
