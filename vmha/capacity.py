@@ -126,12 +126,21 @@ def next_retry(conf, retries, since, now):
 
 def reset_error(ctx, instance_id, original):
     """Set an instance Nova put in ERROR (NoValidHost) back to active before
-    it is evacuated again, unless it was in ERROR before the failure."""
-    inst = ctx.compute.get_instance(instance_id)
-    if (inst.vm_state == compute_mod.VM_ERROR and original !=
-            compute_mod.VM_ERROR and inst.task_state is None
-            and inst.host == ctx.host.name):
-        ctx.compute.reset_state(instance_id, compute_mod.VM_ACTIVE)
+    it is evacuated again, unless it was in ERROR before the failure.
+
+    Best effort: Nova evacuates ERROR instances too, and the task restores
+    the original state after landing; a failed reset only means a stopped
+    instance may run briefly at its destination.
+    """
+    try:
+        inst = ctx.compute.get_instance(instance_id)
+        if (inst.vm_state == compute_mod.VM_ERROR and original !=
+                compute_mod.VM_ERROR and inst.task_state is None
+                and inst.host == ctx.host.name):
+            ctx.compute.reset_state(instance_id, compute_mod.VM_ACTIVE)
+    except exception.VmhaError as err:
+        LOG.warning('Instance %s: cannot reset its ERROR state before '
+                    'evacuating it again: %s', instance_id, err)
 
 
 # -- what changed in Nova ---------------------------------------------------
@@ -264,11 +273,7 @@ def _attempt(ctx, row):
                            next_retry_at=None)
     entry = {'id': row.instance_id, 'name': row.instance_name,
              'vm_state': row.original_vm_state}
-    try:
-        reset_error(ctx, row.instance_id, row.original_vm_state)
-    except exception.VmhaError as err:
-        LOG.warning('Instance %s: cannot reset its ERROR state before the '
-                    'retry: %s', row.instance_id, err)
+    reset_error(ctx, row.instance_id, row.original_vm_state)
     return evacuation.EvacuateInstance(ctx, entry).execute()
 
 

@@ -280,6 +280,20 @@ def test_retry_after_a_host_returns_restores_the_original_states(
     assert capacity.retry_waiting(recoverer) == []   # nothing left
 
 
+def test_retry_goes_on_when_the_reset_fails(recoverer, nova, db,
+                                            dispatcher):
+    report = _recover_without_room(recoverer, db, dispatcher)
+    nova.services['hostB']['status'] = 'enabled'
+    nova.fail['reset_state'] = exception.NovaError(reason='HTTP 500')
+    [done] = capacity.retry_waiting(recoverer)
+    assert done.state == db_api.COMPLETED
+    # Nova evacuated them from ERROR; the original states are restored
+    assert _where(nova) == {'i-active': ('hostB', 'active', None),
+                            'i-stopped': ('hostB', 'stopped', None)}
+    assert db.get_evacuation(report.id, 'i-stopped').status == (
+        db_api.EVAC_DONE)
+
+
 def test_original_error_instance_comes_back_in_error(recoverer, nova, db,
                                                      dispatcher):
     nova.add_instance('i-error', vm_state='error')
