@@ -126,3 +126,36 @@ def test_reserved_host_is_enabled_and_receives_the_instances(
                if e.event_type == 'vmha.reserved_host.enable.end']
     assert [e.payload['target_host'] for e in enabled] == ['hostC']
     assert all(e['target_host'] == 'hostC' for e in report.evacuations)
+
+
+def test_monitor_hook_retries_when_nova_reports_a_host_enabled(
+        clean_lab, nova, vmha_setup):
+    """RetryScheduler.tick(), as the monitor calls it each poll: nothing
+    until Nova reports a usable host again, then the retry."""
+    from vmha import capacity
+    from vmha import recovery
+
+    conf, db = vmha_setup
+    ids, original = _boot_active_and_stopped(nova)
+    _disable(nova, 'hostB', 'hostC')
+    lablib.lab('fail', SOURCE, '--mode', 'kill')
+    report = api.recover_host(conf, SOURCE, level=2)
+    assert report.state == db_api.COMPLETED_WITH_ERRORS, report
+
+    recoverer = recovery.Recoverer(conf)
+    try:
+        scheduler = capacity.RetryScheduler(recoverer)
+        assert scheduler.tick() is None          # baseline; nothing due
+        client = nova('2.53')
+        client.services.enable(lablib.service(nova, 'hostC').id)
+        assert scheduler.tick() == capacity.TRIGGER_CAPACITY
+        scheduler.join(300)
+        assert not scheduler.busy
+    finally:
+        recoverer.close()
+    states = lablib.server_states(nova, ids)
+    for sid in ids:
+        assert states[sid] == ('hostC', original[sid], None), (
+            sid, states[sid], original[sid])
+    assert lablib.evacuation_counts(nova, ids) == dict.fromkeys(ids, 2)
+    assert db.get_recovery(report.id).state == db_api.COMPLETED
