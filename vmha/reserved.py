@@ -45,38 +45,47 @@ def _lock(recovery_id):
 
 def room_for(ctx, tried=()):
     """A spare host of ``ctx``'s recovery to evacuate to, none of ``tried``
-    (targets that already answered NoValidHost); taken and enabled now if
-    the recovery has no such spare yet. None when there is no spare."""
+    (targets that already answered NoValidHost); taken now if the recovery
+    has no such spare yet. None when there is no usable spare.
+
+    A spare the recovery took before is brought into service again (a no-op
+    when it is): a recovery resumed after a crash between the claim and the
+    enable finds its spare still disabled.
+    """
     if not ctx.conf.capacity.use_reserved_hosts:
         return None
+    refused = set(tried)
     with _lock(ctx.recovery_id):
         for name in ctx.db.reserved_hosts_of(ctx.recovery_id):
-            if name not in tried:
+            if name not in refused and _usable(ctx, name, refused):
                 return name
-        return _take_new(ctx, set(tried))
+        while True:
+            name = ctx.db.claim_reserved_host(ctx.recovery_id,
+                                              exclude=refused)
+            if name is None or _usable(ctx, name, refused, new=True):
+                return name
 
 
-def _take_new(ctx, refused):
-    while True:
-        name = ctx.db.claim_reserved_host(ctx.recovery_id, exclude=refused)
-        if name is None:
-            return None
-        try:
-            aggregates = _bring_into_service(ctx, name)
-        except exception.VmhaError as err:
-            LOG.error('Recovery %s: reserved host %s cannot be used: %s',
-                      ctx.recovery_id, name, err)
-            ctx.db.release_reserved_host(name, ctx.recovery_id)
-            ctx.emit(events.RESERVED_HOST_FAILED, target_host=name,
-                     error=str(err))
-            refused.add(name)
-            continue
+def _usable(ctx, name, refused, new=False):
+    """Bring spare ``name`` into service; on failure give it back (and add
+    it to ``refused``)."""
+    try:
+        aggregates = _bring_into_service(ctx, name)
+    except exception.VmhaError as err:
+        LOG.error('Recovery %s: reserved host %s cannot be used: %s',
+                  ctx.recovery_id, name, err)
+        ctx.db.release_reserved_host(name, ctx.recovery_id)
+        ctx.emit(events.RESERVED_HOST_FAILED, target_host=name,
+                 error=str(err))
+        refused.add(name)
+        return False
+    if new:
         LOG.warning('Recovery %s: no room for the instances of %s; reserved '
                     'host %s enabled for them', ctx.recovery_id,
                     ctx.host.name, name)
         ctx.emit(events.RESERVED_HOST_ENABLED, target_host=name,
                  aggregates=aggregates)
-        return name
+    return True
 
 
 def _bring_into_service(ctx, name):

@@ -519,13 +519,26 @@ def test_a_spare_is_never_claimed_twice(db):
     assert db.claim_reserved_host('r1') == 'spare1'
 
 
-def test_room_for_reuses_the_recoverys_spare(make_ctx, nova, db):
+def test_room_for_reuses_the_recoverys_spare(make_ctx, nova, db,
+                                             dispatcher):
     _spare(db, nova)
     ctx = make_ctx(compute=nova)
     assert reserved.room_for(ctx) == 'hostC'
     assert reserved.room_for(ctx) == 'hostC'
     assert reserved.room_for(ctx, tried=['hostC']) is None
     assert nova.calls_of('enable') == [('enable', 'hostC')]
+    assert len(dispatcher.of_type(events.RESERVED_HOST_ENABLED)) == 1
+
+
+def test_room_for_enables_a_spare_claimed_before_a_crash(make_ctx, nova, db,
+                                                         dispatcher):
+    """Claimed, then the process died before enabling it: the resumed
+    recovery enables it rather than evacuating to a disabled host."""
+    _spare(db, nova)
+    ctx = make_ctx(compute=nova)
+    assert db.claim_reserved_host(ctx.recovery_id) == 'hostC'
+    assert reserved.room_for(ctx) == 'hostC'
+    assert nova.services['hostC']['status'] == 'enabled'
 
 
 # -- the monitor's hook ------------------------------------------------------
