@@ -100,9 +100,23 @@ def test_no_valid_host_waits_then_host_recover_brings_them_back(
     assert types[-1] == 'vmha.recovery.end'
 
 
+@pytest.fixture
+def aggregate(nova):
+    """An aggregate holding the failed host; removed afterwards (lab reset
+    does not know aggregates)."""
+    client = nova('2.53')
+    agg = client.aggregates.create('vmha-capacity-test', None)
+    client.aggregates.add_host(agg, SOURCE)
+    yield agg
+    for host in client.aggregates.get(agg).hosts:
+        client.aggregates.remove_host(agg, host)
+    client.aggregates.delete(agg)
+
+
 def test_reserved_host_is_enabled_and_receives_the_instances(
-        clean_lab, nova, vmha_setup):
+        clean_lab, nova, vmha_setup, aggregate):
     conf, db = vmha_setup
+    conf.set_override('reserved_host_aggregates', True, 'capacity')
     db.update_host('hostC', reserved=True)
     ids, original = _boot_active_and_stopped(nova)
     _disable(nova, 'hostB', 'hostC')
@@ -125,6 +139,9 @@ def test_reserved_host_is_enabled_and_receives_the_instances(
     enabled = [e for e in events
                if e.event_type == 'vmha.reserved_host.enable.end']
     assert [e.payload['target_host'] for e in enabled] == ['hostC']
+    assert enabled[0].payload['aggregates'] == ['vmha-capacity-test']
+    assert sorted(nova('2.53').aggregates.get(aggregate).hosts) == [
+        'hostA', 'hostC']
     assert all(e['target_host'] == 'hostC' for e in report.evacuations)
 
 
