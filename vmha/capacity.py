@@ -184,6 +184,11 @@ def retry_waiting(recoverer, host=None, recovery_id=None, due=None,
         except ownership.OwnershipLost as lost:
             LOG.warning('Retry of recovery %s stopped: %s', rid, lost)
             continue
+        except exception.VmhaError as err:
+            # Nova or the database failing for one recovery: the others
+            # still go, and this one waits for the next trigger
+            LOG.error('Retry of recovery %s failed: %s', rid, err)
+            continue
         if report is not None:
             reports.append(report)
     return reports

@@ -374,6 +374,19 @@ def test_retry_when_the_failed_host_came_back_records_the_truth(
     assert len(dispatcher.of_type(events.INSTANCE_EVACUATE_FAILED)) == 2
 
 
+def test_retry_of_one_recovery_failing_leaves_it_waiting(recoverer, nova,
+                                                         db, dispatcher):
+    report = _recover_without_room(recoverer, db, dispatcher)
+    nova.services['hostB']['status'] = 'enabled'
+    nova.fail['get_service'] = exception.NovaError(reason='HTTP 503')
+    assert capacity.retry_waiting(recoverer) == []
+    assert set(_statuses(db, report.id).values()) == {db_api.EVAC_WAITING}
+    assert db.get_recovery(report.id).lease_owner is None
+    del nova.fail['get_service']
+    [done] = capacity.retry_waiting(recoverer)
+    assert done.state == db_api.COMPLETED
+
+
 def test_retry_resumes_an_evacuation_a_dead_retrier_left(recoverer, nova,
                                                          db, dispatcher):
     """A retrier died after it marked the instance evacuating: the next
