@@ -370,3 +370,19 @@ class ComputeAPI:
             migrations = client.migrations.list(
                 instance_uuid=instance_id, migration_type='evacuation')
         return sorted(migrations, key=lambda m: m.created_at, reverse=True)
+
+    # -- host aggregates (reserved hosts) ---------------------------------
+
+    def host_aggregates(self, host):
+        """{aggregate id: name} of the aggregates ``host`` belongs to."""
+        with nova_errors('list host aggregates'):
+            aggregates = self._client().aggregates.list()
+        return {str(agg.id): agg.name for agg in aggregates
+                if host in (getattr(agg, 'hosts', None) or ())}
+
+    def add_to_aggregate(self, aggregate_id, host):
+        """Add ``host`` to an aggregate (it must not be in it already)."""
+        with nova_errors('add host %s to aggregate %s' % (host,
+                                                           aggregate_id)):
+            self._client(idempotent=False).aggregates.add_host(aggregate_id,
+                                                               host)

@@ -31,6 +31,10 @@ INSTANCE_SKIPPED = 'vmha.instance.evacuate.skip'
 HOST_RECOVERED = 'vmha.host.recover.end'
 AGENT_LOST = 'vmha.agent.lost'
 AGENT_RECOVERED = 'vmha.agent.recovered'
+INSTANCE_EVACUATE_WAITING = 'vmha.instance.evacuate.waiting'
+RECOVERY_RETRY_STARTED = 'vmha.recovery.retry.start'
+RESERVED_HOST_ENABLED = 'vmha.reserved_host.enable.end'
+RESERVED_HOST_FAILED = 'vmha.reserved_host.enable.error'
 
 PRIORITIES = {
     HOST_FAILURE_DETECTED: WARNING,
@@ -52,6 +56,10 @@ PRIORITIES = {
     MASS_FAILURE: ERROR,
     AGENT_LOST: WARNING,
     AGENT_RECOVERED: INFO,
+    INSTANCE_EVACUATE_WAITING: WARNING,
+    RECOVERY_RETRY_STARTED: INFO,
+    RESERVED_HOST_ENABLED: INFO,
+    RESERVED_HOST_FAILED: ERROR,
 }
 
 #: every event type that is notified (MIB, payload schema, log)

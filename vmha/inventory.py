@@ -24,7 +24,10 @@ class HostSpec:
 
     ``name`` is the host name as Nova knows it (the nova-compute service's
     ``host``). ``bmc_options`` carries driver-specific settings (a Redfish
-    system id, a CA bundle, an SSH key path, ...). ``repr`` shows the public
+    system id, a CA bundle, an SSH key path, ...). ``reserved``: a spare
+    compute kept disabled in Nova, enabled by vmha when a failure needs room
+    (:mod:`vmha.reserved`); ``reserved_for`` is the recovery that took it.
+    ``repr`` shows the public
     view (public_dict), so logging a HostSpec never leaks its password or a
     secret option.
     """
@@ -38,6 +41,8 @@ class HostSpec:
     bmc_options: dict = dataclasses.field(default_factory=dict)
     level: int = None
     maintenance: bool = False
+    reserved: bool = False
+    reserved_for: str = None
 
     @property
     def bmc_label(self):

@@ -25,6 +25,7 @@ import time
 
 from oslo_log import log as logging
 
+from vmha import capacity
 from vmha.db import api as db_api
 from vmha import detection
 from vmha.detection import base
@@ -82,6 +83,8 @@ class Monitor:
         self._agents = self.db.host_agents()
         self._agents_lost = {host for host, agent in self._agents.items()
                              if agent == AGENT_LOST}
+        # evacuations waiting for room are retried beside detection
+        self.capacity = capacity.RetryScheduler(recoverer)
         self.checks = 0
 
     @property
@@ -152,7 +155,18 @@ class Monitor:
             return []
         reports = (self._declare(views[host], failed[host])
                    for host in sorted(failed))
-        return [report for report in reports if report is not None]
+        reports = [report for report in reports if report is not None]
+        self._retry_waiting()
+        return reports
+
+    def _retry_waiting(self):
+        """Retry evacuations that wait for room, when it came back or
+        their back-off is due (vmha.capacity; in its own thread)."""
+        try:
+            self.capacity.tick()
+        except exception.VmhaError as err:
+            LOG.error('Could not look for evacuations waiting for room: %s',
+                      err)
 
     def _maintenance(self, host):
         spec = self.db.find_host(host)

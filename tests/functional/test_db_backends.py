@@ -22,16 +22,18 @@ def test_migrations_create_every_table_and_are_idempotent(server_url):
     migration.upgrade(server_url)
     migration.upgrade(server_url)
     assert migration.current_revision(server_url) == \
-        migration.head_revision() == '0003'
+        migration.head_revision() == '0004'
     engine = sa.create_engine(server_url)
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names())
     columns = {c['name'] for c in inspector.get_columns('recoveries')}
     host_columns = {c['name'] for c in inspector.get_columns('hosts')}
+    evac_columns = {c['name'] for c in inspector.get_columns('evacuations')}
     engine.dispose()
     assert {'active_host', 'lease_owner', 'lease_expires_at',
             'host_stopped'} <= columns
-    assert 'agent' in host_columns
+    assert {'agent', 'reserved', 'reserved_for'} <= host_columns
+    assert {'waiting_since', 'retries', 'next_retry_at'} <= evac_columns
     assert {'hosts', 'recoveries', 'evacuations', 'events',
             'vmha_alembic_version', 'logbooks', 'flowdetails',
             'atomdetails'} <= tables
@@ -62,6 +64,37 @@ def test_repository_round_trip(server_url):
                               recovery_id='r1', payload={'polls': 2}))
     [event] = db.list_events(recovery_id='r1')
     assert event.payload['polls'] == 2 and event.priority == 'INFO'
+    db.dispose()
+
+
+def test_capacity_queries(server_url):
+    """0003 on a schema with rows (defaults filled in), the reserved-host
+    claim and the waiting-evacuation query on the real server."""
+    migration.upgrade(server_url, '0002')
+    engine = sa.create_engine(server_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO hosts (name, bmc_options, maintenance, state, "
+            "created_at) VALUES ('old', '{}', false, 'healthy', "
+            "CURRENT_TIMESTAMP)"))
+    engine.dispose()
+    migration.upgrade(server_url)
+    db = db_api.Database(server_url)
+    assert db.get_host('old').reserved is False
+    db.add_host(inventory.HostSpec(name='spare', reserved=True))
+    db.create_recovery('r1', 'c1', 2)
+    db.create_recovery('r2', 'c2', 2)
+    assert db.claim_reserved_host('r1') == 'spare'
+    assert db.claim_reserved_host('r2') is None
+    assert db.reserved_hosts_of('r1') == ['spare']
+    now = db_api.utcnow()
+    db.save_evacuation('r1', 'i1', source_host='c1',
+                       status=db_api.EVAC_WAITING, waiting_since=now,
+                       next_retry_at=now)
+    assert db.waiting_evacuations() == []          # r1 still running
+    db.update_recovery('r1', state=db_api.COMPLETED_WITH_ERRORS)
+    [row] = db.waiting_evacuations(due=now)
+    assert (row.instance_id, row.retries) == ('i1', 0)
     db.dispose()
 
 

@@ -635,3 +635,22 @@ def test_nova_source_states(conf):
 
 def test_clock_times_are_recorded_as_naive_utc():
     assert monitor._utc(0) == datetime.datetime(1970, 1, 1)
+
+
+def test_every_poll_lets_waiting_evacuations_retry(watch, db):
+    """The capacity retries (vmha.capacity) are driven by the monitor's
+    polls, and a database error there does not stop detection."""
+    mon, stub = watch(cluster(down=['c2']))
+    ticks = []
+
+    class Scheduler:
+        def tick(self):
+            ticks.append(True)
+            if len(ticks) == 2:
+                raise exception.DatabaseError(reason='locked')
+
+    mon.capacity = Scheduler()
+    assert mon.check_once() == ['c2']
+    mon.check_once()
+    mon.check_once()
+    assert len(ticks) == 3

@@ -12,14 +12,13 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
-from vmha import compute as compute_mod
+from vmha import capacity
 from vmha import conf as vmha_conf
 from vmha.db import api as db_api
 from vmha.db import migration
 from vmha import exception
 from vmha import fencing
 from vmha import inventory
-from vmha import notifier
 from vmha import recovery
 from vmha import repair
 
@@ -145,6 +144,7 @@ def _host_row(spec, state):
 
 def cmd_host_add(args, conf):
     spec = _host_spec(args, conf)
+    spec.reserved = args.reserved
     db = db_api.Database.from_conf(conf)
     db.add_host(spec)
     _print(args, _host_row(spec, 'healthy'))
@@ -155,6 +155,9 @@ def cmd_host_update(args, conf):
     spec = _host_spec(args, conf, base=db.get_host(args.name))
     if args.maintenance is not None:
         spec.maintenance = args.maintenance == 'on'
+    if args.reserved is not None:
+        # on: (back) in the pool of free spares; off: an ordinary host
+        spec.reserved, spec.reserved_for = args.reserved == 'on', None
     fields = {k: v for k, v in vars(spec).items() if k != 'name'}
     db.update_host(args.name, **fields)
     _print(args, _host_row(spec, db.host_state(args.name)))
@@ -166,7 +169,8 @@ def cmd_host_list(args, conf):
     rows = [dict(_host_row(spec, state), agent=agents.get(spec.name) or '-')
             for spec, state in db.list_hosts()]
     _print(args, rows, ['name', 'fencing_driver', 'bmc_address', 'bmc_port',
-                        'level', 'maintenance', 'state', 'agent'])
+                        'level', 'maintenance', 'reserved', 'reserved_for',
+                        'state', 'agent'])
 
 
 def cmd_host_show(args, conf):
@@ -183,15 +187,46 @@ def cmd_host_delete(args, conf):
 
 
 def cmd_host_recover(args, conf):
-    db = db_api.Database.from_conf(conf)
-    dispatcher = notifier.from_conf(conf, record=db.add_event)
+    recoverer = recovery.Recoverer(conf)
     try:
         report = repair.HostRepair(
-            conf, compute_mod.ComputeAPI.from_conf(conf), db,
-            dispatcher).run(args.name)
+            conf, recoverer.compute, recoverer.db,
+            recoverer.dispatcher).run(args.name)
+        # the host's room is back: evacuations waiting for capacity go now
+        retried = capacity.retry_waiting(
+            recoverer, trigger=capacity.TRIGGER_HOST_RECOVERED)
     finally:
-        dispatcher.close()
-    _print(args, report.to_dict())
+        recoverer.close()
+    data = report.to_dict()
+    data['retried_recoveries'] = [_retried(r) for r in retried]
+    _print(args, data)
+
+
+def _retried(report):
+    """``id: state (n waiting)`` of a recovery whose waiting evacuations
+    were retried."""
+    waiting = sum(1 for e in report.evacuations
+                  if e['status'] == db_api.EVAC_WAITING)
+    return '%s: %s (%d waiting)' % (report.id, report.state, waiting)
+
+
+def cmd_recovery_retry(args, conf):
+    recoverer = recovery.Recoverer(conf)
+    try:
+        if args.id:
+            recoverer.db.get_recovery(args.id)   # NotFound: one clear line
+        reports = capacity.retry_waiting(recoverer, host=args.host,
+                                         recovery_id=args.id)
+    finally:
+        recoverer.close()
+    if args.format == 'json':
+        _print(args, [report.to_dict() for report in reports])
+        return 0
+    if not reports:
+        print('no evacuation waiting for capacity')
+    for report in reports:
+        _print_report(args, report)
+    return 0 if all(r.state == db_api.COMPLETED for r in reports) else 2
 
 
 def cmd_evacuate(args, conf):
@@ -362,10 +397,16 @@ def build_parser():
     host = sub.add_parser('host').add_subparsers(dest='action', required=True)
     p = host.add_parser('add', help='add a host to the inventory')
     _add_host_fields(p)
+    p.add_argument('--reserved', action='store_true',
+                   help='a spare compute, kept disabled in Nova, that vmha '
+                        'enables when a failure leaves no room')
     p.set_defaults(func=cmd_host_add)
     p = host.add_parser('update', help='change an inventory entry')
     _add_host_fields(p)
     p.add_argument('--maintenance', choices=('on', 'off'))
+    p.add_argument('--reserved', choices=('on', 'off'),
+                   help='on: a free spare again (disable it in Nova '
+                        'yourself); off: an ordinary host')
     p.set_defaults(func=cmd_host_update)
     host.add_parser('list').set_defaults(func=cmd_host_list)
     for name, func, text in (
@@ -399,6 +440,11 @@ def build_parser():
     p = rec.add_parser('resume', help='finish recoveries a crash left')
     p.add_argument('id', nargs='?')
     p.set_defaults(func=cmd_recovery_resume)
+    p = rec.add_parser('retry', help='evacuate again the instances waiting '
+                       'for capacity (all recoveries, or one)')
+    p.add_argument('id', nargs='?')
+    p.add_argument('--host', help='only the recoveries of this failed host')
+    p.set_defaults(func=cmd_recovery_retry)
     return parser
 
 

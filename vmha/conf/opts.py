@@ -3,6 +3,7 @@
 import collections
 
 from vmha.conf import agent
+from vmha.conf import capacity
 from vmha.conf import coordination
 from vmha.conf import database
 from vmha.conf import evacuation
@@ -17,8 +18,8 @@ from vmha.conf import recovery
 from vmha.conf import redfish
 from vmha.conf import ssh_fencing
 
-MODULES = (database, recovery, fencing, evacuation, notification, monitor,
-           coordination, jobboard, agent, nova, notification_snmp,
+MODULES = (database, recovery, fencing, evacuation, capacity, notification,
+           monitor, coordination, jobboard, agent, nova, notification_snmp,
            notification_messaging, redfish, ssh_fencing)
 
 

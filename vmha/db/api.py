@@ -39,6 +39,8 @@ EVAC_IN_PROGRESS = 'evacuating'
 EVAC_DONE = 'evacuated'
 EVAC_FAILED = 'failed'
 EVAC_SKIPPED = 'skipped'
+# Nova found no host with room (NoValidHost): retried later (vmha.capacity)
+EVAC_WAITING = 'waiting'
 
 # Recovery phase columns, in flow order
 PHASES = ('detected_at', 'started_at', 'fenced_at', 'service_down_at',
@@ -56,7 +58,8 @@ _TRANSIENT_ERRORS = (
     'no connection to the server')
 
 _HOST_FIELDS = ('fencing_driver', 'bmc_address', 'bmc_port', 'bmc_username',
-                'bmc_password', 'bmc_options', 'level', 'maintenance')
+                'bmc_password', 'bmc_options', 'level', 'maintenance',
+                'reserved', 'reserved_for')
 
 
 def utcnow():
@@ -132,7 +135,8 @@ def host_spec(row):
         bmc_address=row.bmc_address, bmc_port=row.bmc_port,
         bmc_username=row.bmc_username, bmc_password=row.bmc_password,
         bmc_options=dict(row.bmc_options or {}), level=row.level,
-        maintenance=bool(row.maintenance))
+        maintenance=bool(row.maintenance), reserved=bool(row.reserved),
+        reserved_for=row.reserved_for)
 
 
 class Database:
@@ -255,6 +259,54 @@ class Database:
     def delete_host(self, name):
         with self.session() as session:
             session.delete(self._host_row(session, name))
+
+    # -- reserved hosts (vmha.reserved) ---------------------------------------
+
+    @_retried
+    def claim_reserved_host(self, recovery_id, exclude=()):
+        """Take one free reserved host for ``recovery_id``; its name, or
+        None when no spare is free.
+
+        Each claim is one conditional UPDATE (free -> taken): on every
+        backend, two recoveries claiming at the same instant never get the
+        same spare.
+        """
+        table = models.Host
+        free = (table.reserved.is_(True), table.reserved_for.is_(None),
+                table.maintenance.is_(False))
+        with self.session() as session:
+            names = session.scalars(sa.select(table.name).where(
+                *free).order_by(table.name)).all()
+        for name in names:
+            if name in exclude:
+                continue
+            with self.session() as session:
+                taken = session.execute(
+                    sa.update(table).where(table.name == name, *free)
+                    .values(reserved_for=recovery_id)
+                    .execution_options(synchronize_session=False))
+                if taken.rowcount == 1:
+                    return name
+        return None
+
+    @_retried
+    def release_reserved_host(self, name, recovery_id):
+        """Give back a spare ``recovery_id`` took but could not use."""
+        table = models.Host
+        with self.session() as session:
+            session.execute(
+                sa.update(table).where(table.name == name,
+                                       table.reserved_for == recovery_id)
+                .values(reserved_for=None)
+                .execution_options(synchronize_session=False))
+
+    @_retried
+    def reserved_hosts_of(self, recovery_id):
+        """Names of the spares ``recovery_id`` took, in name order."""
+        with self.session() as session:
+            return list(session.scalars(sa.select(models.Host.name).where(
+                models.Host.reserved_for == recovery_id).order_by(
+                    models.Host.name)))
 
     # -- recoveries ---------------------------------------------------------
 
@@ -442,6 +494,35 @@ class Database:
         with self.session() as session:
             rows = session.scalars(sa.select(models.Evacuation).filter_by(
                 recovery_id=recovery_id).order_by(models.Evacuation.id)).all()
+            session.expunge_all()
+            return rows
+
+    @_retried
+    def waiting_evacuations(self, host=None, recovery_id=None, due=None):
+        """Evacuations waiting for capacity in finished recoveries, oldest
+        recovery first; ``host``: of that failed host only; ``due`` (a
+        datetime): only those whose automatic retry is due by then.
+
+        A retry that was running when its process died left its evacuation
+        ``evacuating`` (with ``waiting_since`` set): those are listed too,
+        due or not; the recovery's lease tells whether their retrier lives.
+        """
+        evac, rec = models.Evacuation, models.Recovery
+        waiting = evac.status == EVAC_WAITING
+        if due is not None:
+            waiting = sa.and_(waiting, evac.next_retry_at.is_not(None),
+                              evac.next_retry_at <= due)
+        query = sa.select(evac).join(rec, evac.recovery_id == rec.id).where(
+            sa.or_(waiting, sa.and_(evac.status == EVAC_IN_PROGRESS,
+                                    evac.waiting_since.is_not(None))),
+            rec.state.in_(FINAL_STATES),
+            rec.dry_run.is_(False)).order_by(rec.created_at, evac.id)
+        if host:
+            query = query.where(rec.host == host)
+        if recovery_id:
+            query = query.where(rec.id == recovery_id)
+        with self.session() as session:
+            rows = session.scalars(query).all()
             session.expunge_all()
             return rows
 

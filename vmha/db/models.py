@@ -37,6 +37,10 @@ class Host(TimestampMixin, Base):
     state = sa.Column(sa.String(32), nullable=False, default='healthy')
     # the monitor's last word on the host's vmha-agent (alive, lost)
     agent = sa.Column(sa.String(16), nullable=True)
+    # a spare compute kept disabled in Nova until a failure needs its room
+    # (vmha.reserved); reserved_for: the recovery that took it, if any
+    reserved = sa.Column(sa.Boolean, nullable=False, default=False)
+    reserved_for = sa.Column(sa.String(36), nullable=True)
 
 
 class Recovery(TimestampMixin, Base):
@@ -101,6 +105,11 @@ class Evacuation(TimestampMixin, Base):
     started_at = sa.Column(sa.DateTime, nullable=True)
     issued_at = sa.Column(sa.DateTime, nullable=True)
     confirmed_at = sa.Column(sa.DateTime, nullable=True)
+    # status "waiting" (no capacity, vmha.capacity): since when, how many
+    # retries were made, when the next automatic one is due
+    waiting_since = sa.Column(sa.DateTime, nullable=True)
+    retries = sa.Column(sa.Integer, nullable=False, default=0)
+    next_retry_at = sa.Column(sa.DateTime, nullable=True)
 
     recovery = orm.relationship('Recovery', back_populates='evacuations')
 

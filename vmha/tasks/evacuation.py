@@ -10,6 +10,7 @@ import time
 
 from oslo_log import log as logging
 
+from vmha import capacity
 from vmha import compute
 from vmha.db import api as db_api
 from vmha import events
@@ -58,6 +59,8 @@ class EvacuateInstance(base.RecoveryTask):
             final = self._wait_landed(deadline)
             final = self._restore_state(final, deadline)
         except Exception as err:  # one instance never stops the others
+            if capacity.is_no_valid_host(err):   # waits for room, or a spare
+                return capacity.no_room(self, err)
             return self._failed(err)
         self._save(status=db_api.EVAC_DONE, target_host=final.host,
                    confirmed_at=db_api.utcnow(), reason=None)
@@ -105,7 +108,8 @@ class EvacuateInstance(base.RecoveryTask):
         try:
             self.ctx.compute.evacuate(
                 inst.id,
-                target_host=policy.target_host(self.ctx.conf, self.host),
+                target_host=(self.entry.get('target_host') or  # a spare
+                             policy.target_host(self.ctx.conf, self.host)),
                 on_shared_storage=self.ctx.conf.evacuation.on_shared_storage)
         except exception.NovaUnavailable as err:
             # the connection broke: did Nova take the request before it did?

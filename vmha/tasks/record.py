@@ -7,7 +7,7 @@ from vmha.tasks import base
 
 # evacuation statuses that leave an instance behind on the failed host
 UNFINISHED = (db_api.EVAC_FAILED, db_api.EVAC_PENDING,
-              db_api.EVAC_IN_PROGRESS)
+              db_api.EVAC_IN_PROGRESS, db_api.EVAC_WAITING)
 
 
 def summarize(evacuations):

@@ -56,6 +56,11 @@ NOTIFICATIONS = {
     events.MASS_FAILURE: (17, 'vmhaMassFailure'),
     events.AGENT_LOST: (18, 'vmhaAgentLost'),
     events.AGENT_RECOVERED: (19, 'vmhaAgentRecovered'),
+    # capacity (vmha.capacity, vmha.reserved): numbered from 40 on
+    events.INSTANCE_EVACUATE_WAITING: (40, 'vmhaInstanceEvacuateWaiting'),
+    events.RECOVERY_RETRY_STARTED: (41, 'vmhaRecoveryRetryStarted'),
+    events.RESERVED_HOST_ENABLED: (42, 'vmhaReservedHostEnabled'),
+    events.RESERVED_HOST_FAILED: (43, 'vmhaReservedHostFailed'),
 }
 # Event types this MIB revision does not list (third-party emitters, newer
 # vmha) still reach the NMS; vmhaEventType names them.
