@@ -62,6 +62,17 @@ def agent_heartbeat(conf, host, membership=None):
     return 'alive' if host in members else 'absent'
 
 
+def _unfinished(rec):
+    """Why an unfinished recovery blocks the repair, and what to do: wait
+    for a live owner; resume only one that nobody runs (a resume of a
+    running recovery is refused anyway)."""
+    if rec.lease_owner and rec.lease_expires_at > db_api.utcnow():
+        return ('recovery %s is %s, run by %s; let it finish'
+                % (rec.id, rec.state, rec.lease_owner))
+    return ('recovery %s is %s and no live process runs it; finish it with '
+            '"vmha-manage recovery resume %s"' % (rec.id, rec.state, rec.id))
+
+
 class HostRepair:
     """Return one repaired host to service through ``compute`` and ``db``."""
 
@@ -95,9 +106,8 @@ class HostRepair:
     def _check_no_recovery(self, host):
         for rec in self.db.list_recoveries(host=host,
                                            states=db_api.ACTIVE_STATES):
-            raise exception.HostStillFailing(
-                host=host, reason='recovery %s is %s; let it finish (or '
-                'vmha-manage recovery resume)' % (rec.id, rec.state))
+            raise exception.HostStillFailing(host=host,
+                                             reason=_unfinished(rec))
 
     def _check_heartbeat(self, host):
         heartbeat = agent_heartbeat(self.conf, host, self.membership)

@@ -372,12 +372,20 @@ class Database:
     @_retried
     def orphaned_recoveries(self, grace):
         """Active recoveries nobody has owned for ``grace`` seconds: their
-        owner died, or was never given one (their job was lost)."""
+        owner died, or was never given one (their job was lost).
+
+        Never one whose lease is live, whoever holds it (a conductor, a
+        ``vmha-manage evacuate``): posting that again would make a second
+        process wait for it at best.
+        """
         table = models.Recovery
+        now = utcnow()
         since = sa.func.coalesce(table.lease_expires_at, table.created_at)
         query = sa.select(table).where(
             table.active_host.is_not(None),
-            since < utcnow() - datetime.timedelta(seconds=grace))
+            sa.or_(table.lease_owner.is_(None),
+                   table.lease_expires_at < now),
+            since < now - datetime.timedelta(seconds=grace))
         with self.session() as session:
             rows = session.scalars(query).all()
             session.expunge_all()
