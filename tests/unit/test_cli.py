@@ -1,6 +1,7 @@
 """vmha-manage through main([...]) with a temporary configuration file."""
 
 import json
+import os
 
 import pytest
 from oslo_config import cfg
@@ -469,3 +470,52 @@ def test_host_recover_without_agents_checks_nova_only(cli, repaired):
     code, out, err = cli('-f', 'json', 'host', 'recover', 'hostA')
     assert (code, err) == (0, '')
     assert json.loads(out)['heartbeat'] == 'not checked'
+
+
+# -- one owner per recovery ---------------------------------------------------
+
+def test_recovery_resume_of_a_running_recovery_is_refused(cli, fake_recoverer,
+                                                          db_url):
+    fake_recoverer.add_instance('i1')
+    db = db_api.Database(db_url)
+    db.create_recovery('busy', 'hostA', 2)
+    db.update_recovery('busy', state=db_api.RUNNING)
+    assert db.take_lease('busy', 'monitor-1:4242', 60)
+    code, out, err = cli('recovery', 'resume', 'busy')
+    assert (code, out) == (1, '')
+    line = _error_line(err)
+    assert 'busy' in line and 'monitor-1:4242' in line
+    assert 'not running it a second time' in line
+    assert nova_calls(fake_recoverer) == []
+    # resuming everything leaves it to its owner too
+    code, out, _ = cli('-f', 'json', 'recovery', 'resume')
+    assert code == 0
+    assert [r['state'] for r in json.loads(out)] == [db_api.RUNNING]
+    assert nova_calls(fake_recoverer) == []
+    # once its owner is gone (lease expired), it is taken over
+    db.update_recovery('busy', lease_expires_at=db_api.utcnow()
+                       - db_api.datetime.timedelta(seconds=1))
+    code, out, _ = cli('-f', 'json', 'recovery', 'resume', 'busy')
+    assert code == 0
+    assert json.loads(out)[0]['state'] == db_api.COMPLETED
+    assert db.get_recovery('busy').lease_owner is None
+    db.dispose()
+
+
+def test_evacuate_holds_the_lease_while_it_runs(cli, fake_recoverer, db_url,
+                                                monkeypatch):
+    db = db_api.Database(db_url)
+    seen = []
+    real = fake_recoverer.evacuate
+
+    def evacuate(iid, *args, **kwargs):
+        seen.append(db.list_recoveries()[0].lease_owner)
+        return real(iid, *args, **kwargs)
+
+    monkeypatch.setattr(fake_recoverer, 'evacuate', evacuate)
+    fake_recoverer.add_instance('i1')
+    code, out, _ = cli('-f', 'json', 'evacuate', 'hostA', '--level', '2')
+    assert code == 0
+    assert len(seen) == 1 and seen[0].endswith(':%d' % os.getpid())
+    assert db.list_recoveries()[0].lease_owner is None
+    db.dispose()

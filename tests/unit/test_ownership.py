@@ -259,3 +259,21 @@ def test_dispatch_waits_for_a_live_owner_and_abandons_on_stop(
 
 def test_dispatch_discards_a_job_without_recovery(make_conductor):
     assert make_conductor()._dispatch_job(Job({}))
+
+
+def test_dispatch_waits_for_a_manual_run_then_consumes(make_conductor,
+                                                       compute, db, recorded):
+    """A vmha-manage evacuate holds the lease: the conductor that claimed the
+    (reposted) job does nothing until it ended, then consumes the job."""
+    manual = _lease(db, 'vmha-manage:99')
+    assert manual.take()
+
+    def finish():
+        db.update_recovery('r1', state=db_api.COMPLETED)
+        manual.release()
+
+    timer = threading.Timer(0.3, finish)
+    timer.start()
+    assert make_conductor()._dispatch_job(Job({'recovery_id': 'r1'}))
+    timer.join()
+    assert compute.calls == []
