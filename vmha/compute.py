@@ -141,6 +141,10 @@ def nova_errors(action, not_found=None):
     except nova_exc.ClientException as err:
         raise exception.NovaError(
             reason='%s: HTTP %s %s' % (action, err.code, err)) from err
+    except ks_exc.ConnectTimeout as err:      # connecting, or the answer
+        raise exception.NovaUnavailable(
+            reason='%s: no answer within [nova] timeout (%s)'
+                   % (action, err)) from err
     except (ks_exc.ConnectionError, ks_exc.DiscoveryFailure) as err:
         raise exception.NovaUnavailable(
             reason='%s: %s' % (action, err)) from err
