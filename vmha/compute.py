@@ -370,3 +370,12 @@ class ComputeAPI:
             migrations = client.migrations.list(
                 instance_uuid=instance_id, migration_type='evacuation')
         return sorted(migrations, key=lambda m: m.created_at, reverse=True)
+
+    def list_host_evacuations(self, host):
+        """Evacuation migration records whose source is ``host`` (as many
+        as one page of Nova's answer holds, newest first)."""
+        with nova_errors('list evacuations from host %s' % host):
+            client = self._client(MIGRATION_FILTER_VERSION)
+            migrations = client.migrations.list(
+                host=host, migration_type='evacuation')
+        return [m for m in migrations if m.source_compute == host]

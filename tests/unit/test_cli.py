@@ -519,3 +519,54 @@ def test_evacuate_holds_the_lease_while_it_runs(cli, fake_recoverer, db_url,
     assert len(seen) == 1 and seen[0].endswith(':%d' % os.getpid())
     assert db.list_recoveries()[0].lease_owner is None
     db.dispose()
+
+
+@pytest.mark.parametrize('status, words', [
+    ('accepted', 'still evacuating instance i1'),
+    ('pre-migrating', 'still evacuating instance i1'),
+    ('migrating', 'still evacuating instance i1'),
+    ('done', 'not yet cleaned up'),
+])
+def test_host_recover_refused_while_nova_evacuates_from_it(
+        cli, repaired, running_agent, db_url, status, words):
+    repaired.migrations['i1'] = [fakes.FakeMigration(
+        source_compute='hostA', status=status, instance_uuid='i1',
+        created_at='2026-01-01T00:00:00.000000')]
+    code, out, err = cli('host', 'recover', 'hostA')
+    assert (code, out) == (1, '')
+    line = _error_line(err)
+    assert 'hostA is still failing' in line and words in line
+    assert nova_calls(repaired, ignore=('get_service',
+                                        'list_host_evacuations')) == []
+    db = db_api.Database(db_url)
+    assert db.host_state('hostA') == 'evacuated'
+    db.dispose()
+
+
+@pytest.mark.parametrize('status', ['completed', 'failed', 'error'])
+def test_host_recover_ignores_finished_evacuations(cli, repaired,
+                                                  running_agent, status):
+    repaired.migrations['i1'] = [fakes.FakeMigration(
+        source_compute='hostA', status=status, instance_uuid='i1',
+        created_at='2026-01-01T00:00:00.000000')]
+    repaired.migrations['i2'] = [fakes.FakeMigration(   # into hostA: not ours
+        source_compute='hostB', status='migrating', instance_uuid='i2',
+        created_at='2026-01-01T00:00:00.000000')]
+    assert cli('host', 'recover', 'hostA')[0] == 0
+    assert repaired.services['hostA']['status'] == 'enabled'
+
+
+def test_host_recover_advice_for_an_unfinished_recovery(cli, repaired,
+                                                       running_agent,
+                                                       db_url):
+    db = db_api.Database(db_url)
+    db.create_recovery('busy', 'hostA', 2)
+    db.take_lease('busy', 'monitor-1:7', 60)
+    line = _error_line(cli('host', 'recover', 'hostA')[2])
+    assert 'run by monitor-1:7' in line and 'let it finish' in line
+    assert 'recovery resume' not in line
+    db.release_lease('busy', 'monitor-1:7')
+    line = _error_line(cli('host', 'recover', 'hostA')[2])
+    assert 'no live process runs it' in line
+    assert 'vmha-manage recovery resume busy' in line
+    db.dispose()
