@@ -102,7 +102,7 @@ class Recoverer:
         self.dispatcher = dispatcher or notifier.from_conf(
             conf, record=self.db.add_event)
         self.backend = backend or tf_backends.fetch(
-            {'connection': self.db.url})
+            db_api.taskflow_conf(self.db.url, self.db.timeout))
         #: who records and runs recoveries (and holds their leases)
         self.owner = owner or ownership.process_owner()
         #: seconds a lease lasts unless renewed: a dead owner's recovery is
