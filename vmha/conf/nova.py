@@ -22,13 +22,13 @@ SERVICE_TYPE = 'compute'
 CONNECT_RETRIES = 3
 
 #: seconds one Nova request may wait for a connection or an answer
-TIMEOUT = 30
+TIMEOUT = 30.0
 
 #: replaces keystoneauth's [nova] timeout, which waits forever by default
-TIMEOUT_OPT = cfg.IntOpt(
+TIMEOUT_OPT = cfg.FloatOpt(
     'timeout',
     default=TIMEOUT,
-    min=1,
+    min=1.0,
     help='Seconds one request to Nova may take to connect, and then to send '
          'each part of its answer. A nova-api or load balancer that accepts '
          'the connection and then stalls would otherwise block a recovery '
