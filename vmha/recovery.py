@@ -195,7 +195,7 @@ class Recoverer:
             try:
                 reports.append(self.run(rec.id))
             except exception.RecoveryOwned as owned:
-                LOG.info('Not resuming: %s', owned)
+                LOG.warning('Not resuming: %s', owned)
                 reports.append(RecoveryReport.load(self.db, rec.id))
             except exception.VmhaError as exc:
                 LOG.error('Cannot resume recovery %s of host %s: %s',

@@ -489,7 +489,7 @@ def test_recovery_resume_of_a_running_recovery_is_refused(cli, fake_recoverer,
     assert nova_calls(fake_recoverer) == []
     # resuming everything leaves it to its owner too
     code, out, _ = cli('-f', 'json', 'recovery', 'resume')
-    assert code == 0
+    assert code == 2                         # not completed
     assert [r['state'] for r in json.loads(out)] == [db_api.RUNNING]
     assert nova_calls(fake_recoverer) == []
     # once its owner is gone (lease expired), it is taken over
