@@ -277,3 +277,17 @@ def test_dispatch_waits_for_a_manual_run_then_consumes(make_conductor,
     assert make_conductor()._dispatch_job(Job({'recovery_id': 'r1'}))
     timer.join()
     assert compute.calls == []
+
+
+def test_dispatch_abandons_a_recovery_taken_over(make_recoverer, db,
+                                                recorded):
+    """Lost mid-run: abandon the job (the new owner's conductor has it),
+    do not wait to consume it."""
+    compute = TakeoverCompute(db)
+    compute.add_instance('i1')
+    waiting = conductor.RecoveryConductor(
+        'c1', Board(), make_recoverer(compute=compute), max_recoveries=2)
+    assert not waiting._dispatch_job(Job({'recovery_id': 'r1'}))
+    assert [c[0] for c in compute.calls if c[0] in (
+        'force_down', 'evacuate')] == ['force_down']
+    assert db.get_recovery('r1').lease_owner == 'c2'
