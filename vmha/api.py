@@ -51,7 +51,8 @@ def recover_host(conf, host, level=None, dry_run=False, detected_at=None,
 def resume_recoveries(conf, **collaborators):
     """Resume every recovery a crashed process left unfinished; one that a
     live process runs (it holds the lease) is left to it and reported as it
-    stands."""
+    stands. A lease still running is waited for (at most ``[jobboard]
+    claim_timeout``): its owner may have died just before."""
     recoverer = recovery.Recoverer(prepare(conf), **collaborators)
     try:
         return recoverer.resume_all()

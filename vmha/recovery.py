@@ -8,6 +8,7 @@ left unfinished (completed steps are never run again).
 
 import dataclasses
 import datetime
+import time
 import uuid
 
 from oslo_log import log as logging
@@ -32,6 +33,10 @@ LOG = logging.getLogger(__name__)
 
 _FAILED_FLOW_STATES = (tf_states.REVERTED, tf_states.FAILURE,
                        tf_states.REVERT_FAILURE)
+#: seconds waited past a lease's expiry before trying to take it over
+_LEASE_MARGIN = 0.5
+#: how resume_all(wait=True) waits (replaced in unit tests)
+_sleep = time.sleep
 
 
 @dataclasses.dataclass
@@ -182,9 +187,16 @@ class Recoverer:
         Same as :meth:`run` (refused while a live owner runs it)."""
         return self.run(recovery_id)
 
-    def resume_all(self):
+    def resume_all(self, wait=True):
         """Resume every unfinished recovery that no live process runs;
         return their reports.
+
+        ``wait`` (a monitor starting, the API): a recovery whose lease is
+        still live is tried once more when that lease expires (at most
+        ``claim_timeout`` later). A monitor restarted right after it crashed
+        finds its dead predecessor's lease still running, and nothing else
+        would resume that recovery. A live owner renews its lease and keeps
+        the recovery. vmha-manage does not wait.
 
         One recovery that cannot go on (its host deleted from the
         inventory, Nova refusing) must not strand the others behind it: it
@@ -193,7 +205,7 @@ class Recoverer:
         reports = []
         for rec in self.db.unfinished_recoveries():
             try:
-                reports.append(self.run(rec.id))
+                reports.append(self._resume_owned(rec.id, wait))
             except exception.RecoveryOwned as owned:
                 LOG.warning('Not resuming: %s', owned)
                 reports.append(RecoveryReport.load(self.db, rec.id))
@@ -202,6 +214,20 @@ class Recoverer:
                           rec.id, rec.host, exc)
                 reports.append(RecoveryReport.load(self.db, rec.id))
         return reports
+
+    def _resume_owned(self, recovery_id, wait):
+        """run(); if ``wait``, once more after a live lease expired."""
+        try:
+            return self.run(recovery_id)
+        except exception.RecoveryOwned:
+            if not wait:
+                raise
+        expires = self.db.get_recovery(recovery_id).lease_expires_at
+        left = (expires - db_api.utcnow()).total_seconds() if expires else 0
+        LOG.info('Recovery %s is leased for %.1fs more: waiting to see '
+                 'whether its owner is alive', recovery_id, max(0, left))
+        _sleep(min(max(0.0, left), self.lease_ttl) + _LEASE_MARGIN)
+        return self.run(recovery_id)
 
     def dry_run(self, host_name, level=None):
         """Say what recovering ``host_name`` would do; change nothing."""

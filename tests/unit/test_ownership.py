@@ -172,7 +172,7 @@ def test_a_recovery_a_live_owner_runs_is_refused(make_recoverer, db,
             run(recovery_id)
         assert 'monitor-7:42' in str(err.value)
         assert recovery_id in str(err.value)
-    [report] = make_recoverer().resume_all()       # left to its owner
+    [report] = make_recoverer().resume_all(wait=False)   # left to it
     assert report.state == db_api.PENDING
     assert compute.calls == [] and driver.calls == []
     assert db.get_recovery(recovery_id).lease_owner == 'monitor-7:42'
@@ -291,3 +291,39 @@ def test_dispatch_abandons_a_recovery_taken_over(make_recoverer, db,
     assert [c[0] for c in compute.calls if c[0] in (
         'force_down', 'evacuate')] == ['force_down']
     assert db.get_recovery('r1').lease_owner == 'c2'
+
+
+def _expire(db, recovery_id):
+    db.update_recovery(recovery_id, lease_expires_at=db_api.utcnow()
+                       - db_api.datetime.timedelta(seconds=1))
+
+
+@pytest.mark.parametrize('owner_alive', [False, True])
+def test_restarted_monitor_waits_for_its_dead_predecessors_lease(
+        make_recoverer, db, compute, monkeypatch, owner_alive):
+    """An in-process monitor restarted right after a crash: the recovery
+    its predecessor ran is still leased. It waits for the lease to expire
+    and resumes it, unless the owner is alive and renewed it."""
+    from vmha import recovery as recovery_mod
+    from vmha import runner
+    compute.add_instance('i1')
+    recovery_id = make_recoverer().record(HOST, level=2)
+    assert _lease(db, 'host:4242', recovery_id, ttl=20).take()
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        if owner_alive:
+            db.renew_lease(recovery_id, 'host:4242', 20)
+        else:
+            _expire(db, recovery_id)
+
+    monkeypatch.setattr(recovery_mod, '_sleep', sleep)
+    [report] = runner.InProcessRunner(make_recoverer()).resume_all()
+    assert len(slept) == 1 and 19 < slept[0] <= 30 + 1
+    if owner_alive:
+        assert report.state == db_api.PENDING
+        assert compute.calls == []
+    else:
+        assert report.state == db_api.COMPLETED
+        assert len(compute.calls_of('evacuate')) == 1

@@ -282,7 +282,7 @@ def cmd_recovery_resume(args, conf):
     recoverer = recovery.Recoverer(conf)
     try:
         reports = ([recoverer.resume(args.id)] if args.id
-                   else recoverer.resume_all())
+                   else recoverer.resume_all(wait=False))
     finally:
         recoverer.close()
     if args.format == 'json':
