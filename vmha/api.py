@@ -30,6 +30,9 @@ def recover_host(conf, host, level=None, dry_run=False, detected_at=None,
                  detected_by=None, **collaborators):
     """Recover ``host``; returns a RecoveryReport (or DryRunReport).
 
+    Runs like every other caller (:meth:`vmha.recovery.Recoverer.run`):
+    under the recovery's ownership lease, so a monitor never runs it too.
+
     ``level`` overrides the host's and ``[recovery] quick_evacuate_level``.
     ``detected_by`` (what detected the failure) makes the recovery notify
     ``vmha.host.failure`` first. ``collaborators`` (compute, db, dispatcher,
@@ -46,7 +49,10 @@ def recover_host(conf, host, level=None, dry_run=False, detected_at=None,
 
 
 def resume_recoveries(conf, **collaborators):
-    """Resume every recovery a crashed process left unfinished."""
+    """Resume every recovery a crashed process left unfinished; one that a
+    live process runs (it holds the lease) is left to it and reported as it
+    stands. A lease still running is waited for (at most ``[jobboard]
+    claim_timeout``): its owner may have died just before."""
     recoverer = recovery.Recoverer(prepare(conf), **collaborators)
     try:
         return recoverer.resume_all()

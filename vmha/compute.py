@@ -145,6 +145,10 @@ def nova_errors(action, not_found=None):
     except nova_exc.ClientException as err:
         raise exception.NovaError(
             reason='%s: HTTP %s %s' % (action, err.code, err)) from err
+    except ks_exc.ConnectTimeout as err:      # connecting, or the answer
+        raise exception.NovaUnavailable(
+            reason='%s: no answer within [nova] timeout (%s)'
+                   % (action, err)) from err
     except (ks_exc.ConnectionError, ks_exc.DiscoveryFailure) as err:
         raise exception.NovaUnavailable(
             reason='%s: %s' % (action, err)) from err
@@ -386,3 +390,12 @@ class ComputeAPI:
                                                            aggregate_id)):
             self._client(idempotent=False).aggregates.add_host(aggregate_id,
                                                                host)
+
+    def list_host_evacuations(self, host):
+        """Evacuation migration records whose source is ``host`` (as many
+        as one page of Nova's answer holds, newest first)."""
+        with nova_errors('list evacuations from host %s' % host):
+            client = self._client(MIGRATION_FILTER_VERSION)
+            migrations = client.migrations.list(
+                host=host, migration_type='evacuation')
+        return [m for m in migrations if m.source_compute == host]

@@ -11,11 +11,12 @@ from its last completed step (taskflow SQL persistence in the same database).
 Per job:
 
 1. keep the claim alive while working on it (Redis);
-2. take the recovery's ownership lease (vmha/ownership.py), waiting while
-   another live conductor holds it: a claim that expired under a conductor
-   that still works must not make a second one act;
-3. run the recovery, every change to Nova or a BMC checking the lease;
-4. consume the job once the recovery is final, else abandon it.
+2. run the recovery through :meth:`vmha.recovery.Recoverer.run`, which
+   takes its ownership lease (vmha/ownership.py) and checks it before every
+   change to Nova or a BMC; while another live process holds the lease (a
+   conductor whose claim expired while it still works, a ``vmha-manage
+   evacuate``), wait for it to end or die;
+3. consume the job once the recovery is final, else abandon it.
 
 :class:`ConductorService` runs the conductor in a thread beside a reconciler
 that posts a job again for each recovery nobody has owned for
@@ -23,8 +24,6 @@ that posts a job again for each recovery nobody has owned for
 died between recording and posting it).
 """
 
-import os
-import socket
 import threading
 
 from oslo_log import log as logging
@@ -42,7 +41,7 @@ _WAIT_TIMEOUT = 0.5
 
 def conductor_name():
     """Unique per process: claims and leases are per conductor."""
-    return '%s:%d' % (socket.gethostname(), os.getpid())
+    return ownership.process_owner()
 
 
 class RecoveryConductor(impl_nonblocking.NonBlockingConductor):
@@ -76,7 +75,7 @@ class RecoveryConductor(impl_nonblocking.NonBlockingConductor):
             return True
         try:
             return self._run(job, recovery_id, details.get('detected_by'))
-        except ownership.OwnershipLost as lost:
+        except (ownership.OwnershipLost, exception.RecoveryTakenOver) as lost:
             LOG.warning('Abandoning job %s: %s', job.uuid, lost)
         except exception.NotFound as err:
             LOG.error('Job %s: %s; discarding it', job.uuid, err)
@@ -87,37 +86,31 @@ class RecoveryConductor(impl_nonblocking.NonBlockingConductor):
         return False
 
     def _run(self, job, recovery_id, detected_by):
-        lease = ownership.Lease(self.recoverer.db, recovery_id, self._name,
-                                self.ttl)
+        """Run the recovery once its lease is free (waiting while a live
+        owner holds it); True once it is final."""
         keep = [k for k in (self.board.keepalive(job, self._name),) if k]
-        if not self._wait_for_lease(lease, keep):
-            return self._final(recovery_id)
-        LOG.info('Conductor %s runs recovery %s (job %s)', self._name,
-                 recovery_id, job.uuid)
-        with lease.kept_alive(also=keep):
-            report = self.recoverer.start(recovery_id, lease=lease,
-                                          detected_by=detected_by)
-        LOG.info('Recovery %s of host %s ended %s', report.id, report.host,
-                 report.state)
+        while True:
+            try:
+                report = self.recoverer.run(recovery_id,
+                                            detected_by=detected_by,
+                                            keep_alive=keep)
+                break
+            except exception.RecoveryTakenOver:
+                raise
+            except exception.RecoveryOwned as owned:
+                LOG.info('%s; conductor %s waits for it to end or die',
+                         owned, self._name)
+            if self._stopping.wait(self.ttl / 3.0):
+                return self._final(recovery_id)
+            for extend in keep:
+                extend()
+        LOG.info('Recovery %s of host %s ended %s (conductor %s, job %s)',
+                 report.id, report.host, report.state, self._name, job.uuid)
         return report.state in db_api.FINAL_STATES
 
     def _final(self, recovery_id):
         return (self.recoverer.db.get_recovery(recovery_id).state
                 in db_api.FINAL_STATES)
-
-    def _wait_for_lease(self, lease, keep):
-        """Take the lease; wait while a live owner holds it. False when the
-        recovery ended meanwhile or this conductor stops."""
-        while not self._final(lease.recovery_id):
-            if lease.take():
-                return True
-            LOG.info('Recovery %s is run by another conductor; %s waits '
-                     'for it to end or die', lease.recovery_id, self._name)
-            if self._stopping.wait(self.ttl / 3.0):
-                return False
-            for extend in keep:
-                extend()
-        return False
 
 
 class ConductorService:

@@ -148,6 +148,22 @@ class RecoveryInProgress(Conflict):
                '%(state)s')
 
 
+class RecoveryOwned(Conflict):
+    """Another live process runs this recovery (it holds its lease)."""
+
+    msg_fmt = ('Recovery %(recovery_id)s of host %(host)s is being run by '
+               '%(owner)s (lease valid until %(until)s UTC); not running it '
+               'a second time')
+
+
+class RecoveryTakenOver(RecoveryOwned):
+    """This process lost the lease while running the recovery."""
+
+    msg_fmt = ('Recovery %(recovery_id)s of host %(host)s was taken over: '
+               '%(owner)s could not renew its lease within %(ttl)ss and '
+               'stopped without changing anything more')
+
+
 class DatabaseError(VmhaError):
     msg_fmt = 'vmha database unavailable or failing: %(reason)s'
 

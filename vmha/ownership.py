@@ -15,11 +15,22 @@ the job. The lease is what keeps the two from both acting on the cloud:
   and stops without reverting anything: the new owner resumes the recovery
   from its persisted state, and the tasks check Nova before acting.
 
+Every run of a recovery takes the lease, whoever starts it (a conductor, the
+in-process monitor, ``vmha-manage evacuate`` or ``recovery resume``, the
+Python API): :meth:`vmha.recovery.Recoverer.run` is the one way in. A
+recovery whose lease a live owner holds is refused (RecoveryOwned); a lease
+whose owner stopped renewing it expires and is taken over. Owners are named
+per process (:func:`process_owner`), and within one process a lease is held
+by one :class:`Lease` at a time, so two threads of one process cannot both
+run a recovery either.
+
 The remaining window (a stall between the check and the request itself longer
 than the lease) is covered by the tasks' own idempotence checks.
 """
 
 import contextlib
+import os
+import socket
 import threading
 
 from oslo_log import log as logging
@@ -34,6 +45,17 @@ COMPUTE_CHANGES = frozenset(('force_down', 'disable', 'enable', 'evacuate',
                              'add_to_aggregate'))
 #: FencingDriver methods that change a host's power
 FENCING_CHANGES = frozenset(('power_off', 'power_on'))
+
+
+#: (database URL, recovery id, owner) -> the Lease of this process holding it
+_HELD = {}
+_HELD_LOCK = threading.Lock()
+
+
+def process_owner():
+    """``host:pid``: unique per process, so that two processes on one host
+    (a monitor and vmha-manage) are two owners."""
+    return '%s:%d' % (socket.gethostname(), os.getpid())
 
 
 class OwnershipLost(BaseException):
@@ -59,11 +81,21 @@ class Lease:
         """True if ``owner`` holds the lease now (nobody else does).
 
         Taking it (again) starts a new tenure: a loss seen before is over.
+        False as well while another Lease object of this process, of the
+        same owner, holds it (the database cannot tell the two apart).
         """
-        taken = self.db.take_lease(self.recovery_id, self.owner, self.ttl)
-        if taken:
-            self._lost.clear()
+        key = self._key()
+        with _HELD_LOCK:
+            if _HELD.get(key, self) is not self:
+                return False
+            taken = self.db.take_lease(self.recovery_id, self.owner, self.ttl)
+            if taken:
+                _HELD[key] = self
+                self._lost.clear()
         return taken
+
+    def _key(self):
+        return (self.db.url, self.recovery_id, self.owner)
 
     def check(self):
         """Renew the lease; raise OwnershipLost unless it is still ours."""
@@ -87,6 +119,13 @@ class Lease:
         return held
 
     def release(self):
+        """Give the lease up (unless another Lease of this process holds
+        it: that one is not ours to give)."""
+        key = self._key()
+        with _HELD_LOCK:
+            if _HELD.get(key, self) is not self:
+                return
+            _HELD.pop(key, None)
         try:
             self.db.release_lease(self.recovery_id, self.owner)
         except exception.DatabaseError as err:

@@ -8,7 +8,7 @@ left unfinished (completed steps are never run again).
 
 import dataclasses
 import datetime
-import socket
+import time
 import uuid
 
 from oslo_log import log as logging
@@ -33,6 +33,10 @@ LOG = logging.getLogger(__name__)
 
 _FAILED_FLOW_STATES = (tf_states.REVERTED, tf_states.FAILURE,
                        tf_states.REVERT_FAILURE)
+#: seconds waited past a lease's expiry before trying to take it over
+_LEASE_MARGIN = 0.5
+#: how resume_all(wait=True) waits (replaced in unit tests)
+_sleep = time.sleep
 
 
 @dataclasses.dataclass
@@ -103,8 +107,12 @@ class Recoverer:
         self.dispatcher = dispatcher or notifier.from_conf(
             conf, record=self.db.add_event)
         self.backend = backend or tf_backends.fetch(
-            {'connection': self.db.url})
-        self.owner = owner or socket.gethostname()
+            db_api.taskflow_conf(self.db.url, self.db.timeout))
+        #: who records and runs recoveries (and holds their leases)
+        self.owner = owner or ownership.process_owner()
+        #: seconds a lease lasts unless renewed: a dead owner's recovery is
+        #: taken over that long after its last renewal
+        self.lease_ttl = conf.jobboard.claim_timeout
 
     # -- public -------------------------------------------------------------
 
@@ -126,7 +134,7 @@ class Recoverer:
         """
         recovery_id = self.record(host_name, level, detected_at, recovery_id,
                                   host_stopped=host_stopped)
-        return self.start(recovery_id, detected_by=detected_by)
+        return self.run(recovery_id, detected_by=detected_by)
 
     def record(self, host_name, level=None, detected_at=None,
                recovery_id=None, host_stopped=False):
@@ -152,45 +160,52 @@ class Recoverer:
                                 host_stopped=host_stopped)
         return recovery_id
 
-    def start(self, recovery_id, detected_by=None, lease=None):
-        """Run a recorded recovery from its first step, or resume it if it
-        was started already; return its RecoveryReport.
+    def run(self, recovery_id, detected_by=None, keep_alive=()):
+        """Run a recorded recovery under its ownership lease; return its
+        RecoveryReport. The one way to run a recovery: the monitor, the
+        conductors, vmha-manage and the Python API all come here.
 
-        ``lease`` (a :class:`vmha.ownership.Lease`): every change to Nova or
-        a BMC checks it first, and raises OwnershipLost once it is lost.
+        From its first step if it never started, else resumed from its last
+        completed step; a finished one is only reported. The lease is taken
+        first, renewed every ``[jobboard] claim_timeout``/3 (with each of
+        ``keep_alive``, e.g. a job claim) while the recovery runs, checked
+        before every change to Nova or a BMC, and released at the end.
+
+        Raises NotFound; RecoveryOwned while another live process holds the
+        lease (nothing is done); RecoveryTakenOver when the lease was lost
+        while running (this process stopped, reverting nothing: the new
+        owner goes on).
         """
-        rec = self.db.get_recovery(recovery_id)
-        if rec.logbook_id is not None or rec.state != db_api.PENDING:
-            return self.resume(recovery_id, lease=lease)
-        host = self._host(rec.host, True)
-        book = self._new_logbook(recovery_id)
-        self.db.update_recovery(recovery_id, logbook_id=book.uuid,
-                                state=db_api.RUNNING, owner=self.owner)
-        self.db.mark_phase(recovery_id, 'started_at')
-        self.db.update_host_state(host.name, 'recovering')
-        ctx = self._context(recovery_id, host, rec.level, lease,
-                            rec.host_stopped)
-        if detected_by:
-            self._emit_detected(ctx, detected_by)
-        ctx.emit(events.RECOVERY_STARTED)
-        return self._run(ctx, book)
-
-    def resume(self, recovery_id, lease=None):
-        """Finish a recovery a dead process left; completed steps are kept."""
-        rec = self.db.get_recovery(recovery_id)
-        if rec.state in db_api.FINAL_STATES:
+        if self.db.get_recovery(recovery_id).state in db_api.FINAL_STATES:
             return RecoveryReport.load(self.db, recovery_id)
-        LOG.info('Resuming recovery %s of host %s (level %s)', rec.id,
-                 rec.host, rec.level)
-        book = self._logbook(rec)
-        self.db.update_recovery(recovery_id, state=db_api.RUNNING,
-                                owner=self.owner)
-        ctx = self._context(recovery_id, self._host(rec.host, True),
-                            rec.level, lease, rec.host_stopped)
-        return self._run(ctx, book)
+        lease = ownership.Lease(self.db, recovery_id, self.owner,
+                                self.lease_ttl)
+        if not lease.take():
+            raise self._owned(recovery_id)
+        LOG.info('%s runs recovery %s', self.owner, recovery_id)
+        try:
+            with lease.kept_alive(also=keep_alive):
+                return self._run_owned(recovery_id, detected_by, lease)
+        except ownership.OwnershipLost:
+            raise exception.RecoveryTakenOver(
+                recovery_id=recovery_id, owner=self.owner, ttl=self.lease_ttl,
+                host=self.db.get_recovery(recovery_id).host) from None
 
-    def resume_all(self):
-        """Resume every unfinished recovery; return their reports.
+    def resume(self, recovery_id):
+        """Finish a recovery a dead process left; completed steps are kept.
+        Same as :meth:`run` (refused while a live owner runs it)."""
+        return self.run(recovery_id)
+
+    def resume_all(self, wait=True):
+        """Resume every unfinished recovery that no live process runs;
+        return their reports.
+
+        ``wait`` (a monitor starting, the API): a recovery whose lease is
+        still live is tried once more when that lease expires (at most
+        ``claim_timeout`` later). A monitor restarted right after it crashed
+        finds its dead predecessor's lease still running, and nothing else
+        would resume that recovery. A live owner renews its lease and keeps
+        the recovery. vmha-manage does not wait.
 
         One recovery that cannot go on (its host deleted from the
         inventory, Nova refusing) must not strand the others behind it: it
@@ -199,12 +214,31 @@ class Recoverer:
         reports = []
         for rec in self.db.unfinished_recoveries():
             try:
-                reports.append(self.resume(rec.id))
+                reports.append(self.resume_when_free(rec.id, wait))
+            except exception.RecoveryOwned as owned:
+                LOG.warning('Not resuming: %s', owned)
+                reports.append(RecoveryReport.load(self.db, rec.id))
             except exception.VmhaError as exc:
                 LOG.error('Cannot resume recovery %s of host %s: %s',
                           rec.id, rec.host, exc)
                 reports.append(RecoveryReport.load(self.db, rec.id))
         return reports
+
+    def resume_when_free(self, recovery_id, wait=True):
+        """run(); if ``wait``, once more after a live lease expired (a
+        monitor restarted right after its predecessor died finds that
+        predecessor's lease still running)."""
+        try:
+            return self.run(recovery_id)
+        except exception.RecoveryOwned:
+            if not wait:
+                raise
+        expires = self.db.get_recovery(recovery_id).lease_expires_at
+        left = (expires - db_api.utcnow()).total_seconds() if expires else 0
+        LOG.info('Recovery %s is leased for %.1fs more: waiting to see '
+                 'whether its owner is alive', recovery_id, max(0, left))
+        _sleep(min(max(0.0, left), self.lease_ttl) + _LEASE_MARGIN)
+        return self.run(recovery_id)
 
     def dry_run(self, host_name, level=None):
         """Say what recovering ``host_name`` would do; change nothing."""
@@ -248,15 +282,54 @@ class Recoverer:
     def _driver(self, host):
         return self._fencing_driver or fencing.load_driver(self.conf, host)
 
-    def _context(self, recovery_id, host, level, lease=None,
+    def _owned(self, recovery_id):
+        """RecoveryOwned naming the live owner of ``recovery_id``."""
+        rec = self.db.get_recovery(recovery_id)
+        until = rec.lease_expires_at
+        return exception.RecoveryOwned(
+            recovery_id=recovery_id, host=rec.host,
+            owner=rec.lease_owner or self.owner,
+            until=until.isoformat(timespec='seconds') if until else '?')
+
+    def _run_owned(self, recovery_id, detected_by, lease):
+        """Run (under ``lease``) from the first step or the last one done."""
+        rec = self.db.get_recovery(recovery_id)   # as it is now we own it
+        if rec.state in db_api.FINAL_STATES:
+            return RecoveryReport.load(self.db, recovery_id)
+        host = self._host(rec.host, True)
+        if rec.logbook_id is None and rec.state == db_api.PENDING:
+            ctx, book = self._begin(rec, host, detected_by, lease)
+        else:
+            LOG.info('Resuming recovery %s of host %s (level %s)', rec.id,
+                     rec.host, rec.level)
+            book = self._logbook(rec)
+            self.db.update_recovery(recovery_id, state=db_api.RUNNING,
+                                    owner=self.owner)
+            ctx = self._context(recovery_id, host, rec.level, lease,
+                                rec.host_stopped)
+        return self._run(ctx, book)
+
+    def _begin(self, rec, host, detected_by, lease):
+        """Mark a pending recovery started; return its context and book."""
+        book = self._new_logbook(rec.id)
+        self.db.update_recovery(rec.id, logbook_id=book.uuid,
+                                state=db_api.RUNNING, owner=self.owner)
+        self.db.mark_phase(rec.id, 'started_at')
+        self.db.update_host_state(host.name, 'recovering')
+        ctx = self._context(rec.id, host, rec.level, lease,
+                            rec.host_stopped)
+        if detected_by:
+            self._emit_detected(ctx, detected_by)
+        ctx.emit(events.RECOVERY_STARTED)
+        return ctx, book
+
+    def _context(self, recovery_id, host, level, lease,
                  host_stopped=False):
-        driver = self._driver(host)
-        compute = self.compute
-        if lease is not None:
-            compute = ownership.Guarded(compute, ownership.COMPUTE_CHANGES,
-                                        lease)
-            driver = ownership.Guarded(driver, ownership.FENCING_CHANGES,
-                                       lease)
+        """Every change to Nova or the BMC checks ``lease`` first."""
+        compute = ownership.Guarded(self.compute, ownership.COMPUTE_CHANGES,
+                                    lease)
+        driver = ownership.Guarded(self._driver(host),
+                                   ownership.FENCING_CHANGES, lease)
         return RecoveryContext(
             conf=self.conf, compute=compute, db=self.db,
             dispatcher=self.dispatcher,

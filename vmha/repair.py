@@ -8,6 +8,12 @@ enable the service, mark the host healthy, emit ``vmha.host.recover.end``.
 It refuses, changing nothing, while the host is still failing:
 
 * it has an unfinished recovery;
+* Nova still evacuates instances from it (an evacuation migration
+  ``accepted``, ``pre-migrating`` or ``migrating``), or one it evacuated has
+  not been cleaned up from it yet (``done``: its nova-compute deletes the
+  local copy when it starts, and marks the migration ``completed``). Put
+  back into service then, the host could run an instance that also runs
+  elsewhere;
 * with the ``heartbeat`` detection source: its vmha-agent is not in the
   group (agent not running, or the host still down);
 * Nova reports its service down. Nova reports every forced-down service
@@ -32,6 +38,11 @@ from vmha import exception
 LOG = logging.getLogger(__name__)
 
 HEALTHY = 'healthy'
+
+#: evacuation migration statuses that keep a host out of service: Nova still
+#: rebuilds the instance elsewhere, or the source has not cleaned it up yet
+EVACUATING = ('accepted', 'pre-migrating', 'migrating')
+NOT_CLEANED_UP = ('done',)
 
 
 @dataclasses.dataclass
@@ -62,6 +73,17 @@ def agent_heartbeat(conf, host, membership=None):
     return 'alive' if host in members else 'absent'
 
 
+def _unfinished(rec):
+    """Why an unfinished recovery blocks the repair, and what to do: wait
+    for a live owner; resume only one that nobody runs (a resume of a
+    running recovery is refused anyway)."""
+    if rec.lease_owner and rec.lease_expires_at > db_api.utcnow():
+        return ('recovery %s is %s, run by %s; let it finish'
+                % (rec.id, rec.state, rec.lease_owner))
+    return ('recovery %s is %s and no live process runs it; finish it with '
+            '"vmha-manage recovery resume %s"' % (rec.id, rec.state, rec.id))
+
+
 class HostRepair:
     """Return one repaired host to service through ``compute`` and ``db``."""
 
@@ -75,6 +97,7 @@ class HostRepair:
     def run(self, host):
         self._check_no_recovery(host)
         heartbeat = self._check_heartbeat(host)
+        self._check_no_evacuation(host)
         svc = self.compute.get_service(host)
         unset = svc.forced_down
         if unset:
@@ -95,9 +118,23 @@ class HostRepair:
     def _check_no_recovery(self, host):
         for rec in self.db.list_recoveries(host=host,
                                            states=db_api.ACTIVE_STATES):
-            raise exception.HostStillFailing(
-                host=host, reason='recovery %s is %s; let it finish (or '
-                'vmha-manage recovery resume)' % (rec.id, rec.state))
+            raise exception.HostStillFailing(host=host,
+                                             reason=_unfinished(rec))
+
+    def _check_no_evacuation(self, host):
+        for migration in self.compute.list_host_evacuations(host):
+            instance = getattr(migration, 'instance_uuid', None) or '?'
+            if migration.status in EVACUATING:
+                raise exception.HostStillFailing(
+                    host=host, reason='Nova is still evacuating instance %s '
+                    'from it (migration %s); wait until it has landed'
+                    % (instance, migration.status))
+            if migration.status in NOT_CLEANED_UP:
+                raise exception.HostStillFailing(
+                    host=host, reason='instance %s was evacuated from it '
+                    'but not yet cleaned up from it (migration done): start '
+                    'its nova-compute, which deletes the local copy, then '
+                    'try again' % instance)
 
     def _check_heartbeat(self, host):
         heartbeat = agent_heartbeat(self.conf, host, self.membership)

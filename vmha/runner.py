@@ -27,6 +27,7 @@ jobboards do not keep names unique (Redis keys jobs by uuid, ZooKeeper by
 sequence number), so check-then-post would race.
 """
 
+import functools
 import queue
 import threading
 
@@ -71,7 +72,8 @@ class InProcessRunner:
         recovery_id = self.recoverer.record(host, level,
                                             detected_at=detected_at,
                                             host_stopped=host_stopped)
-        self._submit(recovery_id, detected_by)
+        self._submit(recovery_id, lambda: self.recoverer.run(
+            recovery_id, detected_by=detected_by))
         return recovery.RecoveryReport.load(self.recoverer.db, recovery_id)
 
     def resume_all(self):
@@ -81,21 +83,24 @@ class InProcessRunner:
             return self.recoverer.resume_all()
         reports = []
         for rec in self.recoverer.db.unfinished_recoveries():
-            self._submit(rec.id, None)
+            self._submit(rec.id, functools.partial(
+                self.recoverer.resume_when_free, rec.id))
             reports.append(recovery.RecoveryReport.load(self.recoverer.db,
                                                         rec.id))
         return reports
 
-    def _submit(self, recovery_id, detected_by):
+    def _submit(self, recovery_id, run):
         with self._lock:
             self._busy += 1
-        self._queue.put((recovery_id, detected_by))
+        self._queue.put((recovery_id, run))
 
     def _work(self):
         while True:
-            recovery_id, detected_by = self._queue.get()
+            recovery_id, run = self._queue.get()
             try:
-                self.recoverer.start(recovery_id, detected_by=detected_by)
+                run()
+            except exception.RecoveryOwned as owned:
+                LOG.warning('Not running recovery %s: %s', recovery_id, owned)
             except Exception:
                 LOG.exception('Recovery %s stopped with an error; it stays '
                               'unfinished and is resumed later', recovery_id)

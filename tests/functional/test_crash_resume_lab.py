@@ -5,6 +5,10 @@ the test kills it at a chosen point, resumes with ``vmha-manage recovery
 resume`` in a new process, and counts with Nova's own records (evacuation
 migrations) that every instance was evacuated exactly once and that
 completed steps (fencing, force-down) were not run again.
+
+The killed process still holds the recovery's ownership lease until it
+expires (``[jobboard] claim_timeout`` after its last renewal): a resume
+before that is refused, one after it takes the recovery over.
 """
 
 import os
@@ -25,6 +29,8 @@ pytestmark = [lablib.requires_lab, pytest.mark.lab]
 
 SOURCE = 'hostA'
 SERVERS = 6
+#: the lease of a manual run lasts this long unless renewed
+LEASE = 10
 
 
 def _manage(config, *args):
@@ -60,7 +66,7 @@ def _crash_and_resume(tmp_path, lab_info, nova, url, point):
     lablib.add_lab_hosts(db, lab_info)
     config = lablib.write_config(
         tmp_path / 'vmha.conf', lab_info, url,
-        **{'evacuation.max_workers': 2})
+        **{'evacuation.max_workers': 2, 'jobboard.claim_timeout': LEASE})
     servers = lablib.boot(SERVERS, SOURCE)
     ids = [s['id'] for s in servers]
     lablib.lab('fail', SOURCE, '--mode', 'kill')
@@ -71,6 +77,15 @@ def _crash_and_resume(tmp_path, lab_info, nova, url, point):
     recovery_id = _kill_when(proc, db, point)
     assert db.get_recovery(recovery_id).state == db_api.RUNNING
 
+    # the dead process's lease is live for up to LEASE seconds: refused
+    early = subprocess.run(_manage(config, 'recovery', 'resume',
+                                   recovery_id),
+                           capture_output=True, text=True, timeout=300)
+    expires = db.get_recovery(recovery_id).lease_expires_at
+    if expires > db_api.utcnow():
+        assert early.returncode == 1, early.stderr[-3000:]
+        assert 'not running it a second time' in early.stderr
+        time.sleep((expires - db_api.utcnow()).total_seconds() + 0.5)
     resumed = subprocess.run(_manage(config, 'recovery', 'resume'),
                              capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -141,3 +141,33 @@ def test_recovery_survives_an_outage_mid_evacuation(proxied_url):
 @pytest.fixture(autouse=True)
 def _debug_logs(caplog):
     caplog.set_level(logging.INFO)
+
+
+# -- a database server that accepts and never answers -------------------------
+
+STALLED_PORT = 16286
+
+
+@pytest.mark.parametrize('url', [
+    'postgresql+psycopg2://vmha:Db-S3cret@127.0.0.1:%d/vmha' % STALLED_PORT,
+    'mysql+pymysql://vmha:Db-S3cret@127.0.0.1:%d/vmha' % STALLED_PORT,
+], ids=['postgresql', 'mysql'])
+def test_stalled_server_is_a_bounded_clear_error(url):
+    """[database] timeout bounds the connection attempt: the drivers would
+    wait for the server's greeting for ever (PostgreSQL) or a long while."""
+    server = tcp_proxy.StalledServer(STALLED_PORT).start()
+    db = db_api.Database(url, retry_timeout=0, timeout=2)
+    started = time.monotonic()
+    try:
+        with pytest.raises(exception.DatabaseError) as err:
+            db.list_hosts()
+        accepted = server.accepted
+    finally:
+        server.stop()
+        db.dispose()
+    assert accepted >= 1
+    assert time.monotonic() - started < 30
+    message = str(err.value)
+    assert '127.0.0.1:%d' % STALLED_PORT in message
+    assert 'Db-S3cret' not in message
+    assert 'timeout' in message.lower() or 'timed out' in message.lower()

@@ -12,6 +12,8 @@ down and disabled.
 """
 
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -45,7 +47,8 @@ def shared_db(lab_info):
 
 @pytest.fixture
 def cluster(tmp_path, lab_info, shared_db, clean_lab):
-    """(db, agents, [monitor, monitor]) sharing one board and database."""
+    """(db, agents, [monitor, monitor], conf) sharing one board and
+    database; a third config, ``conf.manage_config``, for vmha-manage."""
     url, db = shared_db
     group = agentlib.unique('vmha-jb')
     configs = [lab_monitors.monitor_config(
@@ -54,7 +57,7 @@ def cluster(tmp_path, lab_info, shared_db, clean_lab):
             'evacuation.max_workers': 2,
             'jobboard.backend_url': 'redis://127.0.0.1:6379',
             'jobboard.name': group,
-            'jobboard.claim_timeout': CLAIM_TIMEOUT}) for i in (0, 1)]
+            'jobboard.claim_timeout': CLAIM_TIMEOUT}) for i in (0, 1, 2)]
     conf = lablib.make_conf(tmp_path / 'observer.conf', lab_info, url,
                             **{'coordination.backend_url':
                                agentlib.REDIS_URL,
@@ -66,11 +69,12 @@ def cluster(tmp_path, lab_info, shared_db, clean_lab):
     monitors = []
     try:
         agents.start(*lablib.HOSTS)
-        for i, config in enumerate(configs):
+        for i, config in enumerate(configs[:2]):
             monitors.append(lab_monitors.MonitorProcess(
                 config, tmp_path / ('monitor-%d.log' % i)))
         for monitor in monitors:
             monitor.wait_for_log('claiming recovery jobs')
+        conf.manage_config = configs[2]
         yield db, agents, monitors, conf
     finally:
         for monitor in monitors:
@@ -132,3 +136,57 @@ def test_owner_killed_mid_evacuation_other_monitor_finishes(cluster, nova):
     finally:
         board.close()
     assert survivor.alive()
+
+
+# -- a manual recovery beside the monitors ------------------------------------
+
+def _manage(config, *args):
+    return subprocess.Popen(
+        [sys.executable, '-m', 'vmha.cmd.manage', '--config-file',
+         str(config), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+
+
+def _evacuate_actions(nova, ids):
+    """{id: number of "evacuate" instance actions Nova recorded}."""
+    client = nova('2.53')
+    return {sid: sum(1 for a in client.instance_action.list(sid)
+                     if a.action == 'evacuate') for sid in ids}
+
+
+def test_manual_evacuate_beside_two_monitors_runs_once(cluster, nova):
+    """vmha-manage evacuate of a recovery lasting longer than claim_timeout,
+    while two monitors' reconcilers and conductors watch the board: the
+    command alone acts, and recovery resume of it is refused."""
+    db, agents, monitors, conf = cluster
+    ids = [s['id'] for s in lablib.boot(SERVERS, SOURCE)]
+    evacuate = _manage(conf.manage_config, 'evacuate', SOURCE, '--level',
+                       '2')
+    rec = agentlib.wait_for(
+        lambda: next((r for r in db.list_recoveries(host=SOURCE)
+                      if r.state == db_api.RUNNING), None),
+        60, interval=0.1, what='the manual recovery')
+    resume = _manage(conf.manage_config, 'recovery', 'resume', rec.id)
+    _out, err = resume.communicate(timeout=120)
+    assert resume.returncode == 1, err
+    assert 'not running it a second time' in err
+    assert ':%d ' % evacuate.pid in err
+
+    out, err = evacuate.communicate(timeout=600)
+    assert evacuate.returncode == 0, (out, err[-3000:])
+    rec = db.get_recovery(rec.id)
+    assert rec.state == db_api.COMPLETED, rec.error
+    lasted = (rec.finished_at - rec.started_at).total_seconds()
+    assert lasted > 2 * CLAIM_TIMEOUT, lasted
+    print('manual recovery of %d servers lasted %.1fs (claim_timeout %.0fs)'
+          % (SERVERS, lasted, CLAIM_TIMEOUT))
+
+    lablib.assert_evacuated_once(nova, ids, SOURCE)
+    assert _evacuate_actions(nova, ids) == dict.fromkeys(ids, 1)
+    types = [e.event_type for e in db.list_events(recovery_id=rec.id)]
+    assert types.count('vmha.recovery.start') == 1, types
+    assert types.count('vmha.instance.evacuate.start') == SERVERS, types
+    for monitor in monitors:
+        log = monitor.log_text()
+        assert 'runs recovery %s' % rec.id not in log
+        assert 'posting it again' not in log

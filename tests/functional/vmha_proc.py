@@ -2,13 +2,15 @@
 
     python -m tests.functional.vmha_proc NOVA_FILE monitor ARGS...
     python -m tests.functional.vmha_proc NOVA_FILE post CONFIG HOST AT
+    python -m tests.functional.vmha_proc NOVA_FILE manage ARGS...
 
 ``monitor`` is the real vmha-monitor (``ARGS``: its command line). ``post``
 records and posts the recovery of ``HOST`` through the configured runner at
 clock time ``AT`` (so that several processes race), and prints ``posted`` or
-``refused``. Only what reaches outside is replaced: Nova and the BMCs are the
-shared file (tests/functional/fakenova.py); configuration, detection,
-runner, conductor, database and jobboard are vmha's own.
+``refused``. ``manage`` is the real vmha-manage. Only what reaches outside
+is replaced: Nova and the BMCs are the shared file
+(tests/functional/fakenova.py); configuration, detection, runner,
+conductor, database and jobboard are vmha's own.
 """
 
 import sys
@@ -24,6 +26,7 @@ from vmha import recovery
 from vmha import runner
 
 from tests.functional import fakenova
+from vmha.cmd import manage
 from vmha.cmd import monitor
 
 
@@ -57,6 +60,8 @@ def main():
     _use_file_cloud(path)
     if command == 'post':
         return _post(*args)
+    if command == 'manage':
+        return manage.main(args)
     return monitor.main(args)
 
 

@@ -170,6 +170,11 @@ class FakeCompute:
         self._record('list_evacuations', iid)
         return list(self.migrations.get(iid, ()))
 
+    def list_host_evacuations(self, host):
+        self._record('list_host_evacuations', host)
+        return [m for migrations in self.migrations.values()
+                for m in migrations if m.source_compute == host]
+
 
 @dataclasses.dataclass
 class FakeMigration:
@@ -180,6 +185,7 @@ class FakeMigration:
     created_at: str              # Nova's format: 2024-01-31T12:00:00.000000
     dest_compute: str = None
     migration_type: str = 'evacuation'
+    instance_uuid: str = None
 
 
 class FakeFencingDriver(fencing_base.FencingDriver):

@@ -1,6 +1,7 @@
 """vmha-manage through main([...]) with a temporary configuration file."""
 
 import json
+import os
 
 import pytest
 from oslo_config import cfg
@@ -536,3 +537,103 @@ def test_host_recover_without_agents_checks_nova_only(cli, repaired):
     code, out, err = cli('-f', 'json', 'host', 'recover', 'hostA')
     assert (code, err) == (0, '')
     assert json.loads(out)['heartbeat'] == 'not checked'
+
+
+# -- one owner per recovery ---------------------------------------------------
+
+def test_recovery_resume_of_a_running_recovery_is_refused(cli, fake_recoverer,
+                                                          db_url):
+    fake_recoverer.add_instance('i1')
+    db = db_api.Database(db_url)
+    db.create_recovery('busy', 'hostA', 2)
+    db.update_recovery('busy', state=db_api.RUNNING)
+    assert db.take_lease('busy', 'monitor-1:4242', 60)
+    code, out, err = cli('recovery', 'resume', 'busy')
+    assert (code, out) == (1, '')
+    line = _error_line(err)
+    assert 'busy' in line and 'monitor-1:4242' in line
+    assert 'not running it a second time' in line
+    assert nova_calls(fake_recoverer) == []
+    # resuming everything leaves it to its owner too
+    code, out, _ = cli('-f', 'json', 'recovery', 'resume')
+    assert code == 2                         # not completed
+    assert [r['state'] for r in json.loads(out)] == [db_api.RUNNING]
+    assert nova_calls(fake_recoverer) == []
+    # once its owner is gone (lease expired), it is taken over
+    db.update_recovery('busy', lease_expires_at=db_api.utcnow()
+                       - db_api.datetime.timedelta(seconds=1))
+    code, out, _ = cli('-f', 'json', 'recovery', 'resume', 'busy')
+    assert code == 0
+    assert json.loads(out)[0]['state'] == db_api.COMPLETED
+    assert db.get_recovery('busy').lease_owner is None
+    db.dispose()
+
+
+def test_evacuate_holds_the_lease_while_it_runs(cli, fake_recoverer, db_url,
+                                                monkeypatch):
+    db = db_api.Database(db_url)
+    seen = []
+    real = fake_recoverer.evacuate
+
+    def evacuate(iid, *args, **kwargs):
+        seen.append(db.list_recoveries()[0].lease_owner)
+        return real(iid, *args, **kwargs)
+
+    monkeypatch.setattr(fake_recoverer, 'evacuate', evacuate)
+    fake_recoverer.add_instance('i1')
+    code, out, _ = cli('-f', 'json', 'evacuate', 'hostA', '--level', '2')
+    assert code == 0
+    assert len(seen) == 1 and seen[0].endswith(':%d' % os.getpid())
+    assert db.list_recoveries()[0].lease_owner is None
+    db.dispose()
+
+
+@pytest.mark.parametrize('status, words', [
+    ('accepted', 'still evacuating instance i1'),
+    ('pre-migrating', 'still evacuating instance i1'),
+    ('migrating', 'still evacuating instance i1'),
+    ('done', 'not yet cleaned up'),
+])
+def test_host_recover_refused_while_nova_evacuates_from_it(
+        cli, repaired, running_agent, db_url, status, words):
+    repaired.migrations['i1'] = [fakes.FakeMigration(
+        source_compute='hostA', status=status, instance_uuid='i1',
+        created_at='2026-01-01T00:00:00.000000')]
+    code, out, err = cli('host', 'recover', 'hostA')
+    assert (code, out) == (1, '')
+    line = _error_line(err)
+    assert 'hostA is still failing' in line and words in line
+    assert nova_calls(repaired, ignore=('get_service',
+                                        'list_host_evacuations')) == []
+    db = db_api.Database(db_url)
+    assert db.host_state('hostA') == 'evacuated'
+    db.dispose()
+
+
+@pytest.mark.parametrize('status', ['completed', 'failed', 'error'])
+def test_host_recover_ignores_finished_evacuations(cli, repaired,
+                                                  running_agent, status):
+    repaired.migrations['i1'] = [fakes.FakeMigration(
+        source_compute='hostA', status=status, instance_uuid='i1',
+        created_at='2026-01-01T00:00:00.000000')]
+    repaired.migrations['i2'] = [fakes.FakeMigration(   # into hostA: not ours
+        source_compute='hostB', status='migrating', instance_uuid='i2',
+        created_at='2026-01-01T00:00:00.000000')]
+    assert cli('host', 'recover', 'hostA')[0] == 0
+    assert repaired.services['hostA']['status'] == 'enabled'
+
+
+def test_host_recover_advice_for_an_unfinished_recovery(cli, repaired,
+                                                       running_agent,
+                                                       db_url):
+    db = db_api.Database(db_url)
+    db.create_recovery('busy', 'hostA', 2)
+    db.take_lease('busy', 'monitor-1:7', 60)
+    line = _error_line(cli('host', 'recover', 'hostA')[2])
+    assert 'run by monitor-1:7' in line and 'let it finish' in line
+    assert 'recovery resume' not in line
+    db.release_lease('busy', 'monitor-1:7')
+    line = _error_line(cli('host', 'recover', 'hostA')[2])
+    assert 'no live process runs it' in line
+    assert 'vmha-manage recovery resume busy' in line
+    db.dispose()

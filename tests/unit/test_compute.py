@@ -381,6 +381,39 @@ def test_list_evacuations_uses_2_59_and_newest_first(nova):
                        'migration_type': 'evacuation'}
 
 
+def test_list_host_evacuations_keeps_those_from_the_host(nova):
+    out = types.SimpleNamespace(source_compute='hostA', status='migrating')
+    into = types.SimpleNamespace(source_compute='hostB', status='migrating')
+    nova.migrations = [out, into]
+    assert api('2.53').list_host_evacuations('hostA') == [out]
+    [call] = nova.calls_of('migrations', 'list')
+    assert call[0] == '2.59'
+    assert call[4] == {'host': 'hostA', 'migration_type': 'evacuation'}
+
+
+def test_requests_have_a_deadline_by_default():
+    """keystoneauth waits forever unless told; vmha's [nova] timeout is set
+    unless the operator sets another one."""
+    conf = cfg.ConfigOpts()
+    vmha_conf.register_opts(conf)
+    conf([], default_config_files=[])
+    conf.set_override('auth_type', 'none', 'nova')
+    assert conf.nova.timeout == 30
+    assert compute_mod.load_session(conf).timeout == 30.0
+    conf.set_override('timeout', 5, 'nova')
+    assert compute_mod.load_session(conf).timeout == 5.0
+
+
+def test_timeout_is_a_clear_nova_error(nova):
+    nova.errors['services.list'] = ks_exc.ConnectTimeout(
+        'Request to http://nova:8774/v2.1 timed out')
+    with pytest.raises(exception.NovaUnavailable) as err:
+        api('2.60').get_service('hostA')
+    assert str(err.value).startswith('Nova is unreachable: ')
+    assert 'no answer within [nova] timeout' in str(err.value)
+    assert 'hostA' in str(err.value)
+
+
 # -- wait_service_down --------------------------------------------------------
 
 class Clock:

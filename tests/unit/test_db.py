@@ -245,3 +245,29 @@ def test_database_error_hides_password():
     finally:
         db.dispose()
     assert 'Sup3rSecret' not in str(err.value)
+
+
+# -- deadlines ----------------------------------------------------------------
+
+def test_connect_args_bound_every_backend():
+    assert db_api.connect_args('sqlite:////x/v.sqlite', 7.5) == {
+        'timeout': 7.5}
+    pg = db_api.connect_args('postgresql+psycopg2://u:p@h/db', 7.5)
+    assert pg['connect_timeout'] == 8
+    assert pg['options'] == '-c statement_timeout=7500'
+    assert pg['keepalives'] == 1
+    mysql = db_api.connect_args('mysql+pymysql://u:p@h/db', 7.5)
+    assert mysql == dict.fromkeys(
+        ('connect_timeout', 'read_timeout', 'write_timeout'), 8)
+    # what the operator put in the URL wins
+    assert 'connect_timeout' not in db_api.connect_args(
+        'postgresql+psycopg2://u:p@h/db?connect_timeout=3')
+
+
+def test_database_timeout_option_reaches_both_engines(conf, tmp_path):
+    conf.set_override('timeout', 4.0, 'database')
+    db = db_api.Database.from_conf(conf)
+    assert db.timeout == 4.0
+    assert db_api.taskflow_conf(db.url, db.timeout)['engine_args'] == {
+        'connect_args': {'timeout': 4.0}}
+    db.dispose()

@@ -1,5 +1,6 @@
 """Recoverer: persistence and resume, guards, dry run, level choice."""
 
+import dataclasses
 import logging
 import uuid
 
@@ -122,25 +123,23 @@ def test_resume_after_isolation_only(make_recoverer, conf, db, compute,
 
 
 def test_resume_all_goes_on_past_a_recovery_that_cannot_resume(
-        make_recoverer, db, compute, monkeypatch):
+        make_recoverer, db, compute, host_spec):
+    """'ghost' needs a fencing driver that is not installed (it was
+    uninstalled after the recovery was recorded): it cannot resume, 'r-ok'
+    must still be finished."""
     compute.add_instance('i1')
+    db.add_host(dataclasses.replace(host_spec, name='ghost',
+                                    fencing_driver='not-installed'))
     db.create_recovery('r-broken', 'ghost', 2)
     db.create_recovery('r-ok', HOST, 2)   # died before saving its logbook
-    recoverer = make_recoverer()
-    context = recoverer._context
-
-    def refuse_ghost(recovery_id, host, level, *args):
-        if host.name == 'ghost':
-            raise exception.ConfigError(reason='no fencing driver for ghost')
-        return context(recovery_id, host, level, *args)
-
-    monkeypatch.setattr(recoverer, '_context', refuse_ghost)
-    reports = {r.id: r for r in recoverer.resume_all()}
+    reports = {r.id: r for r in
+               make_recoverer(fencing_driver=None).resume_all()}
     assert set(reports) == {'r-broken', 'r-ok'}
     assert reports['r-ok'].state == db_api.COMPLETED
     assert reports['r-broken'].state not in db_api.FINAL_STATES
     assert [c[1] for c in compute.calls_of('evacuate')] == ['i1']
     assert [r.id for r in db.unfinished_recoveries()] == ['r-broken']
+    assert db.get_recovery('r-broken').lease_owner is None   # released
 
 
 def test_resume_with_crash_during_isolation(make_recoverer, db, compute,
@@ -441,7 +440,7 @@ def test_resumed_recovery_of_a_host_that_lost_its_details_is_not_fenced(
     rec = make_recoverer(fencing_driver=drv)
     recovery_id = rec.record(HOST, level=2)
     db.update_host(HOST, bmc_address=None)
-    report = rec.start(recovery_id)
+    report = rec.run(recovery_id)
     assert report.state == db_api.FAILED
     assert 'cannot be fenced' in report.error
     assert drv.calls == []
@@ -469,6 +468,7 @@ def test_password_never_logged_during_recovery(make_recoverer, db, compute,
                             else db_api.COMPLETED_WITH_ERRORS)
     assert len(caplog.records) > 5          # the capture works
     assert 'Sup3rSecret' not in caplog.text
+    assert len(db.list_events()) >= 3       # the loop below checks some
     for event in db.list_events():
         assert 'Sup3rSecret' not in repr(event.payload)
     assert 'Sup3rSecret' not in repr(report.to_dict())

@@ -120,7 +120,7 @@ def test_pooled_runner_survives_a_recovery_that_raises(make_recoverer, db,
         calls.append(recovery_id)
         raise RuntimeError('bug')
 
-    monkeypatch.setattr(rec, 'start', broken)
+    monkeypatch.setattr(rec, 'run', broken)
     first = pool.start(HOST, 2)
     assert pool.wait(timeout=30)
     assert calls == [first.id]
@@ -215,3 +215,44 @@ def test_redis_claims_expire_zookeeper_claims_are_left_alone():
                                expiring=False)
     assert zookeeper.for_conductor() is zookeeper.board
     assert zookeeper.keepalive(FakeJob('j', 'n', {}), 'me') is None
+
+
+class RepostingCompute(fakes.FakeCompute):
+    """While the recovery evacuates (its lease live), the recovery looks old
+    and a monitor's reconciler runs: it must not post it again."""
+
+    def __init__(self, db, board):
+        super().__init__()
+        self.db, self.board = db, board
+        self.reposted = None
+
+    def evacuate(self, iid, target_host=None, on_shared_storage=False):
+        rec = self.db.list_recoveries()[0]
+        _age(self.db, [rec.id], seconds=3600)
+        self.reposted = self.board.repost_orphans(self.db)
+        return super().evacuate(iid, target_host, on_shared_storage)
+
+
+def test_reconciler_never_reposts_a_recovery_a_manual_run_holds(
+        make_recoverer, db):
+    """vmha-manage evacuate (a plain Recoverer) next to monitors on a
+    jobboard: its recovery has no job, but a live lease."""
+    board = _board(claim_timeout=1.0)
+    compute = RepostingCompute(db, board)
+    compute.add_instance('i1')
+    report = make_recoverer(compute=compute).recover(HOST, level=2)
+    assert report.state == db_api.COMPLETED
+    assert compute.reposted == []
+    assert board.board.jobs == []
+
+
+def test_orphans_exclude_live_leases_however_old(db):
+    db.create_recovery('old-but-owned', HOST, 2)
+    db.take_lease('old-but-owned', 'cli:1', 60)
+    db.update_recovery('old-but-owned', created_at=db_api.utcnow()
+                       - db_api.datetime.timedelta(days=1))
+    assert db.orphaned_recoveries(grace=1.0) == []
+    db.update_recovery('old-but-owned', lease_expires_at=db_api.utcnow()
+                       - db_api.datetime.timedelta(seconds=5))
+    assert [r.id for r in db.orphaned_recoveries(grace=1.0)] == [
+        'old-but-owned']

@@ -319,16 +319,19 @@ def cmd_recovery_resume(args, conf):
     recoverer = recovery.Recoverer(conf)
     try:
         reports = ([recoverer.resume(args.id)] if args.id
-                   else recoverer.resume_all())
+                   else recoverer.resume_all(wait=False))
     finally:
         recoverer.close()
     if args.format == 'json':
         _print(args, [report.to_dict() for report in reports])
-        return
-    if not reports:
-        print('no unfinished recovery')
-    for report in reports:
-        _print_report(args, report)
+    else:
+        if not reports:
+            print('no unfinished recovery')
+        for report in reports:
+            _print_report(args, report)
+    # like evacuate: 2 unless every recovery completed (one left to the
+    # live process that runs it is not)
+    return 0 if all(r.state == db_api.COMPLETED for r in reports) else 2
 
 
 # -- parser -------------------------------------------------------------------
@@ -437,7 +440,10 @@ def build_parser():
     p.add_argument('--events', action='store_true',
                    help='also print the event log')
     p.set_defaults(func=cmd_recovery_show)
-    p = rec.add_parser('resume', help='finish recoveries a crash left')
+    p = rec.add_parser('resume', help='finish recoveries a crash left '
+                       '(refused while a live process runs one; a dead '
+                       'process\'s recovery once its lease expired, '
+                       '[jobboard] claim_timeout after its last renewal)')
     p.add_argument('id', nargs='?')
     p.set_defaults(func=cmd_recovery_resume)
     p = rec.add_parser('retry', help='evacuate again the instances waiting '

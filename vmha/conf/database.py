@@ -36,6 +36,17 @@ OPTS = [
              'up with an error. Each operation is one transaction: a retried '
              'one is rolled back first, never half-written. 0: no retry.'),
     cfg.FloatOpt(
+        'timeout',
+        default=30.0,
+        min=1.0,
+        help='Seconds one database call may wait: to connect, for a lock '
+             '(SQLite busy timeout), for a statement (PostgreSQL '
+             'statement_timeout, MySQL read/write timeouts). A database that '
+             'stalls would otherwise hang a recovery; once this passes the '
+             'call fails (and is retried up to retry_timeout when the '
+             'database looks unreachable). PostgreSQL also gets TCP '
+             'keepalives so that a dead server or a cut network is noticed.'),
+    cfg.FloatOpt(
         'retry_interval',
         default=1.0,
         min=0.01,

@@ -44,11 +44,15 @@ OPTS = [
              'recoveries over. It is the expiry of a job claim (Redis, kept '
              'alive every claim_timeout/3 while the recovery runs; the '
              'session timeout with ZooKeeper) and of the recovery\'s '
-             'ownership lease in the database, which a monitor renews before '
-             'every change it makes to Nova or a BMC: a monitor that lost its '
+             'ownership lease in the database, which whoever runs the '
+             'recovery (a monitor, vmha-manage evacuate or recovery resume, '
+             'the Python API; with or without a jobboard) renews before '
+             'every change it makes to Nova or a BMC: a process that lost its '
              'lease (stalled longer than this) stops without touching '
-             'anything. Keep it well above the longest pause a healthy '
-             'monitor may have, and monitor clocks in sync (NTP).'),
+             'anything, and the recovery of a process that died can be '
+             'resumed this long after its last renewal. Keep it well above '
+             'the longest pause a healthy monitor may have, and monitor '
+             'clocks in sync (NTP).'),
     cfg.IntOpt(
         'max_recoveries',
         default=8,

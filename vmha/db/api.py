@@ -10,6 +10,7 @@ simply run again: it is retried for up to ``[database] retry_timeout``.
 import contextlib
 import datetime
 import functools
+import math
 import os
 import time
 
@@ -66,9 +67,47 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def create_engine(url):
-    """An Engine for ``url``; SQLite files are checked and made thread-safe."""
-    kwargs = {'future': True}
+#: seconds a database call may wait (connect, lock, statement), by default
+DEFAULT_TIMEOUT = 30.0
+
+
+def connect_args(url, timeout=DEFAULT_TIMEOUT):
+    """DB-API arguments that bound how long one call may wait.
+
+    * SQLite: ``timeout`` is how long a write waits for another process's
+      lock (busy timeout);
+    * PostgreSQL (psycopg2): ``connect_timeout``; the server ends a
+      statement after ``statement_timeout`` (a lock wait included); TCP
+      keepalives find a dead server or a cut network. psycopg2 has no
+      client-side read timeout: a server that accepts and then answers
+      nothing at all is bounded only by the keepalives' view of the peer;
+    * MySQL/MariaDB (PyMySQL): connect, read and write timeouts, client-side.
+
+    Arguments the URL already sets (its query string) are left to it.
+    """
+    parts = sa.engine.make_url(url)
+    backend, driver = parts.get_backend_name(), parts.get_driver_name()
+    seconds = max(1, int(math.ceil(timeout)))
+    if backend == 'sqlite':
+        args = {'timeout': timeout}
+    elif backend == 'postgresql' and driver == 'psycopg2':
+        args = {'connect_timeout': seconds,
+                'options': '-c statement_timeout=%d' % (timeout * 1000),
+                'keepalives': 1, 'keepalives_idle': seconds,
+                'keepalives_interval': max(1, seconds // 3),
+                'keepalives_count': 3}
+    elif backend == 'mysql' and driver == 'pymysql':
+        args = dict.fromkeys(('connect_timeout', 'read_timeout',
+                              'write_timeout'), seconds)
+    else:
+        args = {}
+    return {k: v for k, v in args.items() if k not in parts.query}
+
+
+def create_engine(url, timeout=DEFAULT_TIMEOUT):
+    """An Engine for ``url``; SQLite files are checked and made thread-safe;
+    every call is bounded by ``timeout`` (see :func:`connect_args`)."""
+    kwargs = {'future': True, 'connect_args': connect_args(url, timeout)}
     if url.startswith('sqlite'):
         path = sa.engine.make_url(url).database
         if path and path != ':memory:':
@@ -78,13 +117,22 @@ def create_engine(url):
                     reason='[database] connection: directory %s does not '
                            'exist (set [DEFAULT] state_path or the URL)'
                     % directory)
-        kwargs['connect_args'] = {'check_same_thread': False, 'timeout': 30}
+        kwargs['connect_args']['check_same_thread'] = False
     else:
         kwargs['pool_pre_ping'] = True
     engine = sa.create_engine(url, **kwargs)
     if url.startswith('sqlite'):
         sa.event.listen(engine, 'connect', _sqlite_pragmas)
     return engine
+
+
+def taskflow_conf(url, timeout=DEFAULT_TIMEOUT):
+    """taskflow persistence backend configuration for ``url``, with the
+    same bounds as vmha's own engine."""
+    conf = {'connection': url}
+    if ':memory:' not in url:
+        conf['engine_args'] = {'connect_args': connect_args(url, timeout)}
+    return conf
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
@@ -142,11 +190,13 @@ def host_spec(row):
 class Database:
     """Short transactions over vmha's tables."""
 
-    def __init__(self, url, retry_timeout=0.0, retry_interval=1.0):
+    def __init__(self, url, retry_timeout=0.0, retry_interval=1.0,
+                 timeout=DEFAULT_TIMEOUT):
         self.url = url
         self.retry_timeout = retry_timeout
         self.retry_interval = retry_interval
-        self.engine = create_engine(url)
+        self.timeout = timeout
+        self.engine = create_engine(url, timeout)
         self._sessions = orm.sessionmaker(self.engine,
                                           expire_on_commit=False)
 
@@ -154,7 +204,8 @@ class Database:
     def from_conf(cls, conf):
         return cls(conf.database.connection,
                    retry_timeout=conf.database.retry_timeout,
-                   retry_interval=conf.database.retry_interval)
+                   retry_interval=conf.database.retry_interval,
+                   timeout=conf.database.timeout)
 
     def dispose(self):
         self.engine.dispose()
@@ -441,12 +492,20 @@ class Database:
     @_retried
     def orphaned_recoveries(self, grace):
         """Active recoveries nobody has owned for ``grace`` seconds: their
-        owner died, or was never given one (their job was lost)."""
+        owner died, or was never given one (their job was lost).
+
+        Never one whose lease is live, whoever holds it (a conductor, a
+        ``vmha-manage evacuate``): posting that again would make a second
+        process wait for it at best.
+        """
         table = models.Recovery
+        now = utcnow()
         since = sa.func.coalesce(table.lease_expires_at, table.created_at)
         query = sa.select(table).where(
             table.active_host.is_not(None),
-            since < utcnow() - datetime.timedelta(seconds=grace))
+            sa.or_(table.lease_owner.is_(None),
+                   table.lease_expires_at < now),
+            since < now - datetime.timedelta(seconds=grace))
         with self.session() as session:
             rows = session.scalars(query).all()
             session.expunge_all()

@@ -17,8 +17,10 @@ import pytest
 
 from tests.functional import peers
 
-REDIS_PORT = 16200
-ZOOKEEPER_PORT = 16201
+#: VMHA_TEST_REDIS_PORT / VMHA_TEST_ZOOKEEPER_PORT move them (two test
+#: sessions on one machine)
+REDIS_PORT = int(os.environ.get('VMHA_TEST_REDIS_PORT', 16200))
+ZOOKEEPER_PORT = int(os.environ.get('VMHA_TEST_ZOOKEEPER_PORT', 16201))
 ZOOKEEPER_JAR = '/usr/share/java/zookeeper.jar'
 ZOOKEEPER_CONF_DIR = '/etc/zookeeper/conf'
 

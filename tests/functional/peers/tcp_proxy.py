@@ -8,7 +8,8 @@ against the machine's real PostgreSQL without disturbing anyone else.
 ``drop_next_requests(n)`` makes the next ``n`` client sends vanish: the
 proxy swallows the bytes and resets that connection (RST), which is what a
 client sees when an HTTP server closes an idle keep-alive connection just as
-a request reuses it. Ports: 16280-16289.
+a request reuses it. :class:`StalledServer` accepts and never answers (a
+hung nova-api). Ports: 16280-16289.
 """
 
 import socket
@@ -110,3 +111,47 @@ class TCPProxy:
 
     def stop(self):
         self.cut()
+
+
+class StalledServer:
+    """Accept every connection on 127.0.0.1:``port`` and never answer: a
+    hung nova-api, or a load balancer whose backends are gone. The
+    connections are kept open (nothing is read, nothing is sent) until
+    ``stop()``."""
+
+    def __init__(self, port):
+        self.port = port
+        self._listener = None
+        self._conns = []
+        self._lock = threading.Lock()
+
+    @property
+    def accepted(self):
+        with self._lock:
+            return len(self._conns)
+
+    def start(self):
+        peers.check_port_free(self.port, what='stalled server')
+        self._listener = socket.create_server((peers.HOST, self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:          # closed by stop()
+                return
+            with self._lock:
+                self._conns.append(client)
+
+    def stop(self):
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for sock in conns:
+            sock.close()
