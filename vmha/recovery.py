@@ -135,9 +135,11 @@ class Recoverer:
         """
         host = self._host(host_name)
         level = self._level(level, host)
-        # a fencing driver that cannot be loaded is a configuration error:
-        # refuse now rather than leave a recorded recovery "running" forever
+        # a fencing driver that cannot be loaded, or a target policy Nova
+        # would apply past its scheduler, is a configuration error: refuse
+        # now rather than leave a recorded recovery "running" forever
         self._driver(host)
+        policy.check_target_policy(self.conf)
         recovery_id = recovery_id or str(uuid.uuid4())
         self.db.create_recovery(recovery_id, host.name, level,
                                 detected_at=detected_at, owner=self.owner)
@@ -203,6 +205,7 @@ class Recoverer:
         needs_fencing = level != 1
         driver = self._driver(host)
         driver.validate(host)
+        policy.check_target_policy(self.conf)
         power = self._probe_power(driver, host)
         plan = policy.plan(self.compute.list_instances(host.name),
                            self.conf.evacuation)

@@ -233,11 +233,26 @@ def test_list_services(nova):
 @pytest.mark.parametrize('version', ['2.11', '2.13'])
 @pytest.mark.parametrize('shared', [True, False])
 def test_evacuate_below_2_14_sends_on_shared_storage(nova, version, shared):
-    api(version).evacuate('i1', target_host='hostB',
-                          on_shared_storage=shared)
+    assert api(version).evacuate('i1', on_shared_storage=shared) == version
     [call] = nova.calls_of('servers', 'evacuate')
     assert call[3] == ('i1',)
-    assert call[4] == {'host': 'hostB', 'on_shared_storage': shared}
+    assert call[4] == {'host': None, 'on_shared_storage': shared}
+
+
+@pytest.mark.parametrize('version', ['2.11', '2.28'])
+def test_evacuate_to_a_host_below_2_29_is_refused(nova, version):
+    """Below 2.29 Nova forces a named host past the scheduler."""
+    with pytest.raises(exception.ConfigError) as err:
+        api(version).evacuate('i1', target_host='hostB')
+    assert '2.29' in str(err.value) and version in str(err.value)
+    assert 'i1' in str(err.value)
+    assert not nova.calls_of('servers', 'evacuate')
+
+
+def test_evacuate_to_a_host_from_2_29(nova):
+    assert api('2.29').evacuate('i1', target_host='hostB') == '2.29'
+    [call] = nova.calls_of('servers', 'evacuate')
+    assert call[4] == {'host': 'hostB'}
 
 
 @pytest.mark.parametrize('version', ['2.14', '2.29', '2.67', '2.68', '2.95'])

@@ -318,32 +318,48 @@ def test_disable_service_revert_error_is_swallowed(make_ctx, compute):
 
 # -- ListInstances ------------------------------------------------------------
 
-def test_list_instances_records_rows_and_skips(make_ctx, compute, db,
+def test_list_instances_records_rows_and_skips(make_ctx, compute, conf, db,
                                                dispatcher):
+    """Only the policy skips; a paused or busy instance is planned for a
+    reset, one that cannot be evacuated at all is recorded failed."""
+    conf.set_override('skip_error_instances', True, 'evacuation')
     compute.add_instance('a1', metadata={'HA_Enabled': 'True'})
     compute.add_instance('b2')
     compute.add_instance('p1', vm_state='paused')
     compute.add_instance('t1', task_state='migrating')
+    compute.add_instance('e1', vm_state='error')
+    compute.add_instance('n1', vm_state='building')
     compute.add_instance('elsewhere', host='hostB')
     ctx = make_ctx()
     plan = instances.ListInstances(ctx).execute()
     assert compute.calls_of('list_instances') == [('list_instances', HOST)]
     assert [(e['id'], e['action']) for e in plan] == [
         ('a1', policy.EVACUATE), ('b2', policy.EVACUATE),
-        ('p1', policy.SKIP), ('t1', policy.SKIP)]
+        ('p1', policy.EVACUATE), ('t1', policy.EVACUATE),
+        ('e1', policy.SKIP), ('n1', policy.LEAVE)]
     rows = {r.instance_id: r for r in db.list_evacuations(ctx.recovery_id)}
-    assert set(rows) == {'a1', 'b2', 'p1', 't1'}
+    assert set(rows) == {'a1', 'b2', 'p1', 't1', 'e1', 'n1'}
     assert rows['a1'].status == db_api.EVAC_PENDING
     assert rows['a1'].source_host == HOST
     assert rows['a1'].original_vm_state == 'active'
     assert rows['a1'].instance_name == 'vm-a1'
-    assert rows['p1'].status == db_api.EVAC_SKIPPED
-    assert 'paused' in rows['p1'].reason
-    assert rows['t1'].status == db_api.EVAC_SKIPPED
-    assert 'migrating' in rows['t1'].reason
+    assert rows['a1'].reason is None
+    assert rows['p1'].status == db_api.EVAC_PENDING
+    assert rows['p1'].original_vm_state == 'paused'
+    assert rows['p1'].reason.startswith('reset from vm_state paused to '
+                                        'active')
+    assert rows['t1'].status == db_api.EVAC_PENDING
+    assert 'task_state migrating' in rows['t1'].reason
+    assert rows['e1'].status == db_api.EVAC_SKIPPED
+    assert 'skip_error_instances' in rows['e1'].reason
+    assert rows['n1'].status == db_api.EVAC_FAILED
+    assert 'being built' in rows['n1'].reason
     skipped = dispatcher.of_type(events.INSTANCE_SKIPPED)
-    assert sorted(e.payload['instance_id'] for e in skipped) == ['p1', 't1']
-    assert all(e.payload['reason'] for e in skipped)
+    assert [e.payload['instance_id'] for e in skipped] == ['e1']
+    [failed] = dispatcher.of_type(events.INSTANCE_EVACUATE_FAILED)
+    assert failed.payload['instance_id'] == 'n1'
+    assert 'being built' in failed.payload['error']
+    assert not compute.calls_of('reset_state')     # nothing changed yet
     assert db.get_recovery(ctx.recovery_id).instances_listed_at is not None
 
 
@@ -526,7 +542,7 @@ def test_evacuate_rerun_after_confirmation_does_nothing_again(
         make_ctx, compute, dispatcher):
     """Resume is at-least-once: a run killed after confirming, before
     taskflow saved its result, runs again; it must not ask Nova or notify
-    again."""
+    again (it only reads the instance, to lift a lock it may have left)."""
     compute.add_instance('i1')
     ctx = make_ctx()
     entry = _plan(ctx, compute)['i1']
@@ -534,8 +550,26 @@ def test_evacuate_rerun_after_confirmation_does_nothing_again(
     compute.calls.clear()
     again = evacuation.EvacuateInstance(ctx, entry).execute()
     assert again == first
-    assert compute.calls == []
+    assert compute.calls == [('get_instance', 'i1')]
     assert len(dispatcher.of_type(events.INSTANCE_EVACUATED)) == 1
+
+
+def test_evacuate_rerun_after_confirmation_lifts_the_lock_it_left(
+        make_ctx, compute, db):
+    """Killed after the confirmation, before the unlock: the resumed task
+    unlocks (vmha's lock is recognised by its reason)."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    task = evacuation.EvacuateInstance(ctx, entry)
+    task._lock.release = lambda: None          # the crash: no unlock
+    task.execute()
+    assert compute.instances['i1']['locked'] is True
+    compute.calls.clear()
+    evacuation.EvacuateInstance(ctx, entry).execute()
+    assert compute.calls_of('unlock') == [('unlock', 'i1')]
+    assert compute.instances['i1']['locked'] is False
+    assert not compute.calls_of('evacuate')
 
 
 def test_evacuate_fixed_target_host(make_ctx, compute, conf):
@@ -586,15 +620,40 @@ def test_evacuate_idempotent_already_on_other_host(make_ctx, compute, db):
 
 
 def test_evacuate_idempotent_rebuild_in_progress(make_ctx, compute, db):
+    """Nova runs an evacuation of it already (its migration record is
+    live): follow it, do not ask again."""
     compute.add_instance('i1')
     ctx = make_ctx()
     entry = _plan(ctx, compute)['i1']
     compute.start_rebuild('i1', polls=2)
+    compute.migrations['i1'] = [fakes.FakeMigration(
+        source_compute=HOST, status='pre-migrating',
+        created_at='2026-01-01T00:00:00')]
     result = evacuation.EvacuateInstance(ctx, entry).execute()
     assert not compute.calls_of('evacuate')
+    assert not compute.calls_of('reset_state')
     assert result['status'] == db_api.EVAC_DONE
     assert result['target_host'] == 'hostB'
     assert _row(db, ctx, 'i1').evacuate_calls == 0
+
+
+@pytest.mark.parametrize('migration', [
+    None,
+    fakes.FakeMigration(source_compute=HOST, status='failed',
+                        created_at='2026-01-01T00:00:00')])
+def test_evacuate_stuck_rebuild_is_reset_and_evacuated(make_ctx, compute,
+                                                       db, migration):
+    """A rebuild the dead host was running (no live evacuation record) is
+    stuck: reset, then evacuated."""
+    compute.add_instance('i1', task_state='rebuilding')
+    if migration:
+        compute.migrations['i1'] = [migration]
+    ctx = make_ctx()
+    result = _evacuate(ctx, compute, 'i1')
+    assert compute.calls_of('reset_state') == [('reset_state', 'i1',
+                                                'active')]
+    assert compute.calls_of('evacuate') == [('evacuate', 'i1', None)]
+    assert result['status'] == db_api.EVAC_DONE
 
 
 def _issued_before(db, ctx, iid):

@@ -39,6 +39,8 @@ EVAC_IN_PROGRESS = 'evacuating'
 EVAC_DONE = 'evacuated'
 EVAC_FAILED = 'failed'
 EVAC_SKIPPED = 'skipped'
+#: left the failed host for a host that failed too, whose recovery takes it
+EVAC_HANDED_OVER = 'handed_over'
 
 # Recovery phase columns, in flow order
 PHASES = ('detected_at', 'started_at', 'fenced_at', 'service_down_at',

@@ -54,6 +54,8 @@ NOTIFICATIONS = {
     events.INSTANCE_SKIPPED: (15, 'vmhaInstanceSkipped'),
     events.HOST_RECOVERED: (16, 'vmhaHostRecovered'),
     events.MASS_FAILURE: (17, 'vmhaMassFailure'),
+    events.INSTANCE_RESET: (21, 'vmhaInstanceReset'),
+    events.INSTANCE_HANDED_OVER: (22, 'vmhaInstanceHandedOver'),
 }
 # Event types this MIB revision does not list (third-party emitters, newer
 # vmha) still reach the NMS; vmhaEventType names them.
