@@ -212,6 +212,18 @@ def assert_evacuated_once(nova, ids, source, vm_states=None,
     assert (svc.status, svc.forced_down) == ('disabled', forced_down), svc
 
 
+def instance_actions(nova, sid):
+    """Nova's instance-action names for ``sid``, oldest first."""
+    actions = nova('2.53').instance_action.list(sid)
+    return [a.action for a in sorted(actions, key=lambda a: a.start_time)]
+
+
+def wait_vm_state(nova, sid, vm_state, timeout=60):
+    """Wait until Nova shows ``sid`` in ``vm_state`` with no task."""
+    return wait_for(lambda: server_states(nova, [sid])[sid][1:] == (
+        vm_state, None), timeout, what='%s to be %s' % (sid, vm_state))
+
+
 def service(nova, host):
     return [s for s in nova('2.53').services.list(binary='nova-compute')
             if s.host == host][0]

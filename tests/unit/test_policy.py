@@ -89,7 +89,7 @@ def test_skip_error_instances(skip_errors, action):
         assert entries['e1']['reason'] is None
 
 
-# -- instances Nova would refuse: reset, then evacuated ------------------------
+# -- instances Nova would refuse: reset, then evacuated -----------------------
 # (these replace tests that asserted such instances were "skipped", which left
 # them on the dead host in a recovery called "completed")
 

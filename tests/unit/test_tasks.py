@@ -822,3 +822,230 @@ def test_record_outcome_timestamps_from_rows(make_ctx, db):
     rec = db.get_recovery(ctx.recovery_id)
     assert rec.first_evacuation_at == t0
     assert rec.last_confirmed_at == t0 + datetime.timedelta(seconds=10)
+
+
+# -- resets, locks, cascades, microversions -----------------------------------
+
+@pytest.mark.parametrize('vm_state, task_state, end_stopped, reset_to, '
+                         'back, after', [
+                             ('paused', None, False, 'active', 'active', []),
+                             ('paused', None, True, 'active', 'active',
+                              ['start']),
+                             ('suspended', None, False, 'active', 'active',
+                              []),
+                             ('rescued', None, True, 'active', 'active',
+                              ['start']),
+                             ('resized', None, False, 'active', 'active', []),
+                             ('active', 'rebooting', False, 'active',
+                              'active', []),
+                             ('stopped', 'powering-on', False, 'active',
+                              'stopped', ['stop']),
+                             ('stopped', 'powering-on', True, 'active',
+                              'stopped', []),
+                             ('shelved', None, False, 'active', 'stopped',
+                              ['stop']),
+                         ])
+def test_evacuate_resets_what_nova_refuses(make_ctx, db, dispatcher,
+                                           vm_state, task_state, end_stopped,
+                                           reset_to, back, after):
+    fc = fakes.FakeCompute(end_stopped=end_stopped)
+    fc.add_instance('r1', vm_state=vm_state, task_state=task_state)
+    ctx = make_ctx(compute=fc)
+    result = _evacuate(ctx, fc, 'r1')
+    assert result['status'] == db_api.EVAC_DONE, result
+    names = [c[0] for c in fc.calls if c[0] in (
+        'reset_state', 'evacuate', 'start', 'stop')]
+    assert names == ['reset_state', 'evacuate'] + after
+    assert fc.calls_of('reset_state') == [('reset_state', 'r1', reset_to)]
+    assert (fc.instances['r1']['host'], fc.instances['r1']['vm_state'],
+            fc.instances['r1']['task_state']) == ('hostB', back, None)
+    row = _row(db, ctx, 'r1')
+    assert row.original_vm_state == vm_state
+    assert row.reason.startswith('reset from vm_state %s' % vm_state)
+    assert row.reason.endswith('comes back %s' % back)
+    [reset] = dispatcher.of_type(events.INSTANCE_RESET)
+    assert reset.payload == {'instance_id': 'r1', 'instance_name': 'vm-r1',
+                             'vm_state': vm_state, 'task_state': task_state,
+                             'reset_to': reset_to, 'comes_back': back}
+    types = dispatcher.types()
+    assert types.index(events.INSTANCE_RESET) < types.index(
+        events.INSTANCE_EVACUATE_STARTED)
+
+
+@pytest.mark.parametrize('end_stopped', [False, True])
+def test_evacuate_error_with_stuck_task_is_reset_to_error(make_ctx,
+                                                          end_stopped):
+    fc = fakes.FakeCompute(end_stopped=end_stopped)
+    fc.add_instance('e1', vm_state='error', task_state='rebuilding')
+    result = _evacuate(make_ctx(compute=fc), fc, 'e1')
+    assert result['status'] == db_api.EVAC_DONE
+    assert fc.calls_of('reset_state') == [('reset_state', 'e1', 'error'),
+                                          ('reset_state', 'e1', 'error')]
+    assert fc.instances['e1']['vm_state'] == 'error'
+
+
+def test_evacuate_already_reset_by_a_killed_run_is_not_reset_again(
+        make_ctx, compute, db):
+    compute.add_instance('p1', vm_state='paused')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['p1']
+    compute.reset_state('p1', 'active')        # the killed run got this far
+    compute.calls.clear()
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_DONE
+    assert not compute.calls_of('reset_state')
+    assert compute.calls_of('evacuate') == [('evacuate', 'p1', None)]
+    # the row still says it was reset (from the plan)
+    assert _row(db, ctx, 'p1').reason.startswith('reset from vm_state '
+                                                 'paused')
+
+
+def test_evacuate_locks_then_unlocks(make_ctx, compute, db):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    result = _evacuate(ctx, compute, 'i1')
+    assert result['status'] == db_api.EVAC_DONE
+    names = [c[0] for c in compute.calls if c[0] in (
+        'lock', 'evacuate', 'unlock')]
+    assert names == ['lock', 'evacuate', 'unlock']
+    [lock] = compute.calls_of('lock')
+    assert lock[2].startswith('vmha: evacuating from failed host %s' % HOST)
+    assert ctx.recovery_id in lock[2]
+    assert compute.instances['i1']['locked'] is False
+
+
+def test_evacuate_leaves_the_owners_lock(make_ctx, compute):
+    compute.add_instance('i1', locked=True, locked_reason='owner: keep')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert result['status'] == db_api.EVAC_DONE
+    assert not compute.calls_of('lock') and not compute.calls_of('unlock')
+    assert (compute.instances['i1']['locked'],
+            compute.instances['i1']['locked_reason']) == (True, 'owner: keep')
+
+
+def test_evacuate_takes_over_a_lock_vmha_left(make_ctx, compute):
+    """A lock of another vmha run (a crash, or the first host's recovery
+    in a cascade) is vmha's to lift."""
+    compute.add_instance('i1', locked=True,
+                         locked_reason='vmha: evacuating from failed host '
+                                       'hostZ (recovery r0)')
+    _evacuate(make_ctx(), compute, 'i1')
+    assert not compute.calls_of('lock')
+    assert compute.calls_of('unlock') == [('unlock', 'i1')]
+
+
+def test_evacuate_unlocks_after_a_failed_evacuation(make_ctx, compute):
+    compute.add_instance('i1')
+    compute.fail_evacuate['i1'] = exception.EvacuateRefused(
+        instance='i1', reason='HTTP 400 No valid host was found')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert result['status'] == db_api.EVAC_FAILED
+    assert compute.calls_of('unlock') == [('unlock', 'i1')]
+    assert compute.instances['i1']['locked'] is False
+
+
+def test_evacuate_goes_on_when_the_lock_fails(make_ctx, compute):
+    compute.add_instance('i1')
+    compute.fail['lock'] = exception.NovaError(reason='HTTP 500 lock')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert result['status'] == db_api.EVAC_DONE
+    assert compute.calls_of('evacuate') == [('evacuate', 'i1', None)]
+    assert not compute.calls_of('unlock')
+
+
+def test_evacuate_unlock_failure_is_not_an_evacuation_failure(make_ctx,
+                                                              compute):
+    compute.add_instance('i1')
+    compute.fail['unlock'] = exception.NovaError(reason='HTTP 500 unlock')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert result['status'] == db_api.EVAC_DONE
+
+
+def test_evacuate_does_not_lock_below_2_73(make_ctx):
+    """Without locked_reason vmha could not tell its lock from the
+    owner's after a crash: it does not lock at all."""
+    fc = fakes.FakeCompute(locks_with_reason=False)
+    fc.add_instance('i1')
+    assert _evacuate(make_ctx(compute=fc), fc, 'i1')['status'] == \
+        db_api.EVAC_DONE
+    assert not fc.calls_of('lock') and not fc.calls_of('unlock')
+
+
+class StartHangs(fakes.FakeCompute):
+    """2.95: lands stopped on hostB; the start vmha sends never finishes
+    because hostB died in turn."""
+
+    def start(self, iid):
+        self._record('start', iid)
+        self.instances[iid]['task_state'] = 'powering-on'
+
+
+@pytest.mark.parametrize('how', ['forced_down', 'down', 'recovering'])
+def test_evacuate_hands_over_to_a_failed_target(make_ctx, db, dispatcher,
+                                                 how):
+    fc = StartHangs(end_stopped=True)
+    fc.add_instance('i1')
+    ctx = make_ctx(compute=fc)
+    if how == 'forced_down':
+        fc.services['hostB'].update(forced_down=True, state='down')
+    elif how == 'down':
+        fc.services['hostB']['state'] = 'down'
+    else:
+        db.create_recovery('rec-b', 'hostB', 2)
+    clock = FakeClock()
+    result = _evacuate(ctx, fc, 'i1', sleep=clock.sleep, clock=clock)
+    assert result == {'id': 'i1', 'status': db_api.EVAC_HANDED_OVER,
+                      'target_host': 'hostB'}
+    assert clock.now < ctx.conf.evacuation.confirm_timeout   # no waiting
+    row = _row(db, ctx, 'i1')
+    assert row.status == db_api.EVAC_HANDED_OVER
+    assert row.reason.startswith('now on hostB, whose own recovery takes '
+                                 'it over')
+    [event] = dispatcher.of_type(events.INSTANCE_HANDED_OVER)
+    assert event.payload['target_host'] == 'hostB'
+    assert not dispatcher.of_type(events.INSTANCE_EVACUATE_FAILED)
+    assert fc.calls_of('unlock') == [('unlock', 'i1')]
+    # a rerun (resume) does not evacuate it again
+    fc.calls.clear()
+    again = evacuation.EvacuateInstance(ctx, _row_entry(ctx, fc)).execute()
+    assert again['status'] == db_api.EVAC_HANDED_OVER
+    assert not fc.calls_of('evacuate')
+
+
+def _row_entry(ctx, compute):
+    return {'id': 'i1', 'name': 'vm-i1', 'vm_state': 'active',
+            'restore': 'active'}
+
+
+def test_evacuate_on_a_healthy_target_is_not_handed_over(make_ctx, db):
+    fc = StartHangs(end_stopped=True)
+    fc.add_instance('i1')
+    db.create_recovery('old-b', 'hostB', 2)
+    db.update_recovery('old-b', state=db_api.COMPLETED)
+    clock = FakeClock()
+    result = _evacuate(make_ctx(compute=fc), fc, 'i1', sleep=clock.sleep,
+                       clock=clock)
+    assert result['status'] == db_api.EVAC_FAILED
+    assert 'did not complete its evacuation' in result['error']
+
+
+@pytest.mark.parametrize('end_stopped, hint', [(True, True), (False, False)])
+def test_evacuate_timeout_says_when_it_may_land_shutoff(make_ctx, end_stopped,
+                                                        hint):
+    fc = fakes.FakeCompute(end_stopped=end_stopped)
+    fc.add_instance('i1')
+    fc.never_lands.add('i1')
+    clock = FakeClock()
+    result = _evacuate(make_ctx(compute=fc), fc, 'i1', sleep=clock.sleep,
+                       clock=clock)
+    assert result['status'] == db_api.EVAC_FAILED
+    assert ('leaves it SHUTOFF' in result['error']) is hint
+    assert ('openstack server start i1' in result['error']) is hint
+
+
+def test_record_outcome_handed_over_is_not_left_behind(make_ctx, db):
+    ctx = make_ctx()
+    result = _outcome(ctx, db, {'a': db_api.EVAC_DONE,
+                                'b': db_api.EVAC_HANDED_OVER,
+                                'c': db_api.EVAC_SKIPPED})
+    assert result['state'] == db_api.COMPLETED
