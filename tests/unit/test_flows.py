@@ -289,3 +289,19 @@ def test_evacuate_flow_only_holds_planned_evacuations():
     parallel, outcome = [node for node, _ in flow.iter_nodes()]
     assert [t.name for t, _ in parallel.iter_nodes()] == ['evacuate-a']
     assert outcome.name == 'record-outcome'
+
+
+def test_instance_that_cannot_be_evacuated_is_an_error(make_recoverer,
+                                                       compute, dispatcher):
+    """Left on the dead host without a policy reason: never "completed"."""
+    compute.add_instance('i1')
+    compute.add_instance('b1', vm_state='building')
+    report = make_recoverer().recover(HOST, level=2)
+    assert report.state == db_api.COMPLETED_WITH_ERRORS
+    result = {e['instance_id']: e for e in report.evacuations}
+    assert result['i1']['status'] == db_api.EVAC_DONE
+    assert result['b1']['status'] == db_api.EVAC_FAILED
+    assert 'being built' in result['b1']['reason']
+    assert [c[1] for c in compute.calls_of('evacuate')] == ['i1']
+    [end] = dispatcher.of_type(events.RECOVERY_COMPLETED_WITH_ERRORS)
+    assert 'vm-b1 (b1)' in end.payload['error']

@@ -415,3 +415,17 @@ def test_password_never_logged_during_recovery(make_recoverer, db, compute,
     for event in db.list_events():
         assert 'Sup3rSecret' not in repr(event.payload)
     assert 'Sup3rSecret' not in repr(report.to_dict())
+
+
+def test_fixed_target_below_2_29_is_refused_before_recording(
+        make_recoverer, conf, db):
+    conf.set_override('target_host_policy', 'fixed', 'evacuation')
+    conf.set_override('target_hosts', {HOST: 'spare1'}, 'evacuation')
+    conf.set_override('api_version', '2.28', 'nova')
+    recoverer = make_recoverer()
+    with pytest.raises(exception.ConfigError) as err:
+        recoverer.recover(HOST, level=2)
+    assert 'target_host_policy = fixed' in str(err.value)
+    with pytest.raises(exception.ConfigError):
+        recoverer.dry_run(HOST, level=2)
+    assert db.list_recoveries() == []
