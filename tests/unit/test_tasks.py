@@ -1049,3 +1049,56 @@ def test_record_outcome_handed_over_is_not_left_behind(make_ctx, db):
                                 'b': db_api.EVAC_HANDED_OVER,
                                 'c': db_api.EVAC_SKIPPED})
     assert result['state'] == db_api.COMPLETED
+
+
+def test_evacuate_again_when_the_rebuild_target_fails_mid_rebuild(
+        make_ctx, compute, db):
+    """Nova moves ``host`` only at the end of a rebuild: an instance whose
+    rebuild was heading to hostB when hostB failed stays on the failed host
+    with task_state rebuilding forever. Once hostB is isolated (forced
+    down), it is reset and evacuated again, once."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    evacuate = compute.evacuate
+
+    def heads_to_hostb_then_dies(iid, **kwargs):
+        if compute.calls_of('evacuate'):              # the second request
+            compute.migrations[iid].insert(0, fakes.FakeMigration(
+                source_compute=HOST, status='accepted', dest_compute='hostC',
+                created_at=_nova_time(db_api.utcnow())))
+            return evacuate(iid, **kwargs)
+        compute._record('evacuate', iid, None)
+        issued = db.get_evacuation(ctx.recovery_id, iid).issued_at
+        compute.instances[iid]['task_state'] = 'rebuilding'
+        compute.migrations[iid] = [fakes.FakeMigration(
+            source_compute=HOST, status='pre-migrating',
+            dest_compute='hostB', created_at=_nova_time(issued))]
+        compute.services['hostB'].update(forced_down=True, state='down')
+        return '2.95'
+
+    compute.evacuate = heads_to_hostb_then_dies
+    compute.services['hostC'] = {'state': 'up', 'status': 'enabled',
+                                 'forced_down': False}
+    clock = FakeClock()
+    result = evacuation.EvacuateInstance(ctx, entry, sleep=clock.sleep,
+                                         clock=clock).execute()
+    assert result['status'] == db_api.EVAC_DONE, result
+    assert len(compute.calls_of('evacuate')) == 2
+    assert compute.calls_of('reset_state') == [('reset_state', 'i1',
+                                                'active')]
+    assert _row(db, ctx, 'i1').evacuate_calls == 2
+
+
+def test_rebuild_heading_to_a_live_host_is_followed(make_ctx, compute, db):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    compute.start_rebuild('i1', polls=3)
+    compute.migrations['i1'] = [fakes.FakeMigration(
+        source_compute=HOST, status='migrating', dest_compute='hostB',
+        created_at='2026-01-01T00:00:00')]
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_DONE
+    assert not compute.calls_of('evacuate')
+    assert not compute.calls_of('reset_state')

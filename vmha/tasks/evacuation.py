@@ -31,6 +31,8 @@ REBUILD_TASK_STATES = ('rebuilding', 'rebuild_block_device_mapping',
 LIVE_MIGRATION_STATUSES = ('accepted', 'pre-migrating', 'migrating', 'done',
                            'completed')
 FAILED_MIGRATION_STATUSES = ('failed', 'error')
+# polls of a rebuild between two checks that its target host is still alive
+DEAD_END_CHECK_EVERY = 10
 # evacuation migration statuses of a rebuild still under way
 RUNNING_MIGRATION_STATUSES = ('accepted', 'pre-migrating', 'migrating')
 
@@ -53,6 +55,7 @@ class EvacuateInstance(base.RecoveryTask):
         #: did the request this run sent land the instance stopped (2.95+)?
         self._lands_stopped = None
         self._reset_note = None
+        self._rebuild_polls = 0
 
     @property
     def instance_id(self):
@@ -74,7 +77,14 @@ class EvacuateInstance(base.RecoveryTask):
         self._save(status=db_api.EVAC_IN_PROGRESS, started_at=db_api.utcnow())
         try:
             self._request_evacuation()
-            final = self._wait_landed(deadline)
+            try:
+                final = self._wait_landed(deadline)
+            except RebuildTargetFailed as dead_end:
+                LOG.warning('Recovery %s: instance %s: %s; evacuating it '
+                            'again', self.ctx.recovery_id, self.instance_id,
+                            dead_end)
+                self._request_evacuation()
+                final = self._wait_landed(deadline)
             final = self._restore_state(final, deadline)
         except exception.HandedOver as handover:
             return self._handed_over(handover)
@@ -167,9 +177,21 @@ class EvacuateInstance(base.RecoveryTask):
         for migration in self.ctx.compute.list_evacuations(self.instance_id):
             if (migration.source_compute == self.host
                     and migration.status in LIVE_MIGRATION_STATUSES
-                    and migration.created_at >= since[:19]):
+                    and migration.created_at >= since[:19]
+                    and not self._dead_end(migration)):
                 return True
         return False
+
+    def _dead_end(self, migration):
+        """Is this unfinished rebuild heading to a host that failed and is
+        isolated (a cascade)? Nothing will finish it: the instance is
+        evacuated again, from the host it never left."""
+        if migration.status not in RUNNING_MIGRATION_STATUSES:
+            return False
+        dest = getattr(migration, 'dest_compute', None)
+        if not dest or dest == self.host:
+            return False
+        return bool(_isolated_host(self.ctx, dest))
 
     def _rebuild_under_way(self):
         """Is a rebuild task state an evacuation from this host (someone
@@ -177,7 +199,8 @@ class EvacuateInstance(base.RecoveryTask):
         rebuild the dead host was doing: stuck, to be reset."""
         for migration in self.ctx.compute.list_evacuations(self.instance_id):
             if migration.source_compute == self.host:   # newest first
-                return migration.status in RUNNING_MIGRATION_STATUSES
+                return (migration.status in RUNNING_MIGRATION_STATUSES
+                        and not self._dead_end(migration))
         return False
 
     def _poll(self, check, deadline):
@@ -201,11 +224,27 @@ class EvacuateInstance(base.RecoveryTask):
             self._sleep(interval)
 
     def _check_cascade(self, inst):
-        if inst.host in (None, self.host):
+        """The instance waits on a host that failed: on another host, that
+        host's recovery takes it over; still on this one (its rebuild was
+        heading to the failed host), it is evacuated again."""
+        if inst.host is None:
             return
-        why = _failed_host(self.ctx, inst.host)
-        if why:
-            raise exception.HandedOver(host=inst.host, why=why)
+        if inst.host != self.host:
+            why = _failed_host(self.ctx, inst.host)
+            if why:
+                raise exception.HandedOver(host=inst.host, why=why)
+            return
+        self._rebuild_polls += 1
+        if (inst.task_state not in REBUILD_TASK_STATES
+                or self._rebuild_polls % DEAD_END_CHECK_EVERY):
+            return
+        for migration in self.ctx.compute.list_evacuations(self.instance_id):
+            if migration.source_compute == self.host:   # newest first
+                if self._dead_end(migration):
+                    raise RebuildTargetFailed(
+                        'its rebuild on %s stopped when that host failed'
+                        % migration.dest_compute)
+                return
 
     def _wait_landed(self, deadline):
         """Wait until the rebuild finished; fail if it left it on the host.
@@ -320,6 +359,24 @@ class EvacuateInstance(base.RecoveryTask):
         if self._lands_stopped is not None:
             return self._lands_stopped
         return bool(self.ctx.compute.evacuates_to_stopped)
+
+
+class RebuildTargetFailed(exception.VmhaError):
+    """The host an instance was being rebuilt on failed mid-rebuild."""
+
+
+def _isolated_host(ctx, host):
+    """Is ``host`` failed *and* isolated, so that nothing it started can
+    finish: forced down in Nova, or fenced by a vmha recovery?"""
+    try:
+        if ctx.compute.get_service(host).forced_down:
+            return 'forced down'
+    except exception.VmhaError as err:
+        LOG.debug('Cannot read the service of %s: %s', host, err)
+    recoveries = ctx.db.list_recoveries(host=host, limit=1)
+    if recoveries and recoveries[0].fence_confirmed:
+        return 'fenced by recovery %s' % recoveries[0].id
+    return None
 
 
 def _lands_stopped(version):
