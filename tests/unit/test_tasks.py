@@ -1102,3 +1102,19 @@ def test_rebuild_heading_to_a_live_host_is_followed(make_ctx, compute, db):
     assert result['status'] == db_api.EVAC_DONE
     assert not compute.calls_of('evacuate')
     assert not compute.calls_of('reset_state')
+
+
+def test_resumed_task_leaves_another_recoverys_lock(make_ctx, compute, db):
+    """Handed over, then this recovery resumes: the lock the next host's
+    recovery holds now is not this one's to lift."""
+    compute.add_instance('i1', host='hostB', locked=True,
+                         locked_reason='vmha: evacuating from failed host '
+                                       'hostB (recovery rec-b)')
+    ctx = make_ctx()
+    db.save_evacuation(ctx.recovery_id, 'i1', source_host=HOST,
+                       status=db_api.EVAC_HANDED_OVER, target_host='hostB')
+    entry = {'id': 'i1', 'name': 'vm-i1', 'vm_state': 'active'}
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_HANDED_OVER
+    assert not compute.calls_of('unlock')
+    assert compute.instances['i1']['locked'] is True

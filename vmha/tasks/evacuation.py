@@ -38,7 +38,8 @@ RUNNING_MIGRATION_STATUSES = ('accepted', 'pre-migrating', 'migrating')
 
 
 class EvacuateInstance(base.RecoveryTask):
-    """Evacuate, confirm on another host, restore the original state.
+    """Reset if need be, lock, evacuate, confirm on another host, bring
+    back the state :mod:`vmha.policy` promises, unlock.
 
     Idempotent: before asking Nova, it checks whether the instance already
     left the failed host, is being rebuilt, or whether an evacuate request
@@ -70,7 +71,7 @@ class EvacuateInstance(base.RecoveryTask):
     def execute(self):
         done = self._confirmed_before()
         if done:
-            self._lock.release_if_vmhas()
+            self._lock.release_if_left()
             return done
         conf = self.ctx.conf.evacuation
         deadline = self._clock() + conf.confirm_timeout

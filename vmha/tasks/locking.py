@@ -78,8 +78,10 @@ class InstanceLock:
             return
         self.held = False
 
-    def release_if_vmhas(self):
-        """Lift a lock a killed run of the task left (resume)."""
+    def release_if_left(self):
+        """Lift a lock a killed run of this task left (resume). Only this
+        recovery's own lock: by then another recovery (a cascade) may hold
+        one of its own."""
         if not self.ctx.compute.locks_with_reason:
             return
         try:
@@ -88,5 +90,6 @@ class InstanceLock:
             LOG.warning('Cannot check the lock of instance %s: %s',
                         self.instance_id, err)
             return
-        self.held = is_vmhas(instance)
+        self.held = bool(instance.locked) and instance.locked_reason == \
+            reason(self.ctx.host.name, self.ctx.recovery_id)
         self.release()
