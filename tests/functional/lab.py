@@ -213,9 +213,14 @@ def assert_evacuated_once(nova, ids, source, vm_states=None,
 
 
 def instance_actions(nova, sid):
-    """Nova's instance-action names for ``sid``, oldest first."""
+    """Nova's instance-action names for ``sid``, oldest first.
+
+    Nova lists them newest first (created_at, then id, descending); their
+    start times have whole seconds in the lab's MariaDB, so sorting by them
+    would mix up actions of the same second.
+    """
     actions = nova('2.53').instance_action.list(sid)
-    return [a.action for a in sorted(actions, key=lambda a: a.start_time)]
+    return [a.action for a in reversed(actions)]
 
 
 def wait_vm_state(nova, sid, vm_state, timeout=60):
