@@ -1118,3 +1118,31 @@ def test_resumed_task_leaves_another_recoverys_lock(make_ctx, compute, db):
     assert result['status'] == db_api.EVAC_HANDED_OVER
     assert not compute.calls_of('unlock')
     assert compute.instances['i1']['locked'] is True
+
+
+def test_resumed_mid_evacuation_unlocks_the_lock_it_took(make_ctx, compute,
+                                                         db):
+    """Killed while waiting for the rebuild: the resumed task follows the
+    evacuation (no second request) and lifts the lock the killed run took."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    first = evacuation.EvacuateInstance(ctx, entry)
+    compute.never_lands.add('i1')
+    first._wait_landed = lambda deadline: (_ for _ in ()).throw(
+        SystemExit('killed'))
+    first._lock.release = lambda: None      # SIGKILL: no finally runs
+    with pytest.raises(SystemExit):
+        first.execute()
+    assert compute.instances['i1']['locked'] is True   # the crash left it
+    issued = db.get_evacuation(ctx.recovery_id, 'i1').issued_at
+    compute.migrations['i1'] = [fakes.FakeMigration(
+        source_compute=HOST, status='migrating', dest_compute='hostB',
+        created_at=_nova_time(issued))]
+    compute.never_lands.discard('i1')
+    compute.calls.clear()
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_DONE
+    assert not compute.calls_of('evacuate') and not compute.calls_of('lock')
+    assert compute.calls_of('unlock') == [('unlock', 'i1')]
+    assert compute.instances['i1']['locked'] is False
