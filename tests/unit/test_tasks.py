@@ -1146,3 +1146,22 @@ def test_resumed_mid_evacuation_unlocks_the_lock_it_took(make_ctx, compute,
     assert not compute.calls_of('evacuate') and not compute.calls_of('lock')
     assert compute.calls_of('unlock') == [('unlock', 'i1')]
     assert compute.instances['i1']['locked'] is False
+
+
+def test_fallback_to_2_94_keeps_the_power_state_rule(make_ctx):
+    """Negotiated 2.95+, but Nova took the request at 2.94 (old computes):
+    the instance keeps its power state, so it is neither started again nor
+    announced as landing SHUTOFF."""
+    fc = fakes.FakeCompute(end_stopped=False)
+    fc.evacuates_to_stopped = True            # the negotiated version
+    fc.add_instance('i1')
+    assert _evacuate(make_ctx(compute=fc), fc, 'i1')['status'] == \
+        db_api.EVAC_DONE
+    assert not fc.calls_of('start')
+    fc.add_instance('i2')
+    fc.never_lands.add('i2')
+    clock = FakeClock()
+    result = _evacuate(make_ctx(compute=fc), fc, 'i2', sleep=clock.sleep,
+                       clock=clock)
+    assert result['status'] == db_api.EVAC_FAILED
+    assert 'SHUTOFF' not in result['error']
