@@ -1155,13 +1155,15 @@ def test_fallback_to_2_94_keeps_the_power_state_rule(make_ctx):
     fc = fakes.FakeCompute(end_stopped=False)
     fc.evacuates_to_stopped = True            # the negotiated version
     fc.add_instance('i1')
-    assert _evacuate(make_ctx(compute=fc), fc, 'i1')['status'] == \
-        db_api.EVAC_DONE
-    assert not fc.calls_of('start')
     fc.add_instance('i2')
     fc.never_lands.add('i2')
+    ctx = make_ctx(compute=fc)
+    plan = _plan(ctx, fc)
+    assert evacuation.EvacuateInstance(ctx, plan['i1']).execute()[
+        'status'] == db_api.EVAC_DONE
+    assert not fc.calls_of('start')
     clock = FakeClock()
-    result = _evacuate(make_ctx(compute=fc), fc, 'i2', sleep=clock.sleep,
-                       clock=clock)
+    result = evacuation.EvacuateInstance(ctx, plan['i2'], sleep=clock.sleep,
+                                         clock=clock).execute()
     assert result['status'] == db_api.EVAC_FAILED
     assert 'SHUTOFF' not in result['error']
