@@ -10,7 +10,9 @@ wants:
 * evacuate: ``onSharedStorage`` below 2.14; ``force`` exists 2.29-2.67 and vmha
   never sets it (a given host still goes through the scheduler); from 2.95 the
   evacuated instance is left stopped at the destination, so the caller starts
-  it again when it was running before.
+  it again when it was running before; while a nova-compute is older than
+  service version 62 Nova refuses 2.95+ and the call is sent again at 2.94;
+* lock with a reason, and ``locked_reason`` shown, from 2.73.
 
 Nova and keystoneauth errors become :mod:`vmha.exception` errors whose
 messages say what failed (unknown host, evacuate refused, Nova unreachable).
@@ -50,7 +52,6 @@ EVACUATE_TO_STOPPED_VERSION = api_versions.APIVersion('2.95')
 #: the newest microversion whose evacuation keeps the power state
 EVACUATE_KEEPS_STATE_VERSION = api_versions.APIVersion('2.94')
 SCHEDULED_TARGET_VERSION = api_versions.APIVersion('2.29')
-LOCKED_FIELD_VERSION = api_versions.APIVersion('2.9')
 LOCK_REASON_VERSION = api_versions.APIVersion('2.73')
 MIGRATION_FILTER_VERSION = api_versions.APIVersion('2.59')
 
@@ -100,7 +101,7 @@ class Instance:
     host: str
     metadata: dict = dataclasses.field(default_factory=dict)
     fault: str = None
-    #: None below microversion 2.9, which does not show the lock
+    #: None when Nova does not show the lock
     locked: bool = None
     #: shown from 2.73
     locked_reason: str = None
