@@ -9,7 +9,9 @@ which state, and how many evacuations (and locks) its action list shows.
 """
 
 from vmha import api
+from vmha import compute as compute_mod
 from vmha.db import api as db_api
+from vmha import exception
 
 from tests.functional import lab as lablib
 from tests.functional.lab import requires_lab
@@ -120,3 +122,17 @@ def test_instances_locked_during_evacuation(clean_lab, nova, vmha_setup):
     server = client.servers.get(owners)
     assert (server.locked, server.locked_reason) == (
         True, 'owner: do not touch')
+
+
+def test_unknown_fixed_target_host_is_named(clean_lab, nova, vmha_setup):
+    """Nova's 404 for an unknown target host is not "instance not found"."""
+    conf, db = vmha_setup
+    [server] = lablib.boot(1, SOURCE, prefix='target')
+    lablib.lab('fail', SOURCE, '--mode', 'kill')
+    compute = compute_mod.ComputeAPI.from_conf(conf)
+    compute.force_down(SOURCE)
+    with lablib.pytest.raises(exception.TargetHostNotFound) as err:
+        compute.evacuate(server['id'], target_host='no-such-host')
+    assert 'target host no-such-host not found' in str(err.value)
+    assert lablib.evacuation_counts(nova, [server['id']]) == {
+        server['id']: 0}
