@@ -10,7 +10,9 @@ wants:
 * evacuate: ``onSharedStorage`` below 2.14; ``force`` exists 2.29-2.67 and vmha
   never sets it (a given host still goes through the scheduler); from 2.95 the
   evacuated instance is left stopped at the destination, so the caller starts
-  it again when it was running before.
+  it again when it was running before; while a nova-compute is older than
+  service version 62 Nova refuses 2.95+ and the call is sent again at 2.94;
+* lock with a reason, and ``locked_reason`` shown, from 2.73.
 
 Nova and keystoneauth errors become :mod:`vmha.exception` errors whose
 messages say what failed (unknown host, evacuate refused, Nova unreachable).
@@ -47,6 +49,10 @@ MIN_VERSION = api_versions.APIVersion('2.11')   # forced_down
 SERVICE_UUID_VERSION = api_versions.APIVersion('2.53')
 NO_SHARED_STORAGE_ARG_VERSION = api_versions.APIVersion('2.14')
 EVACUATE_TO_STOPPED_VERSION = api_versions.APIVersion('2.95')
+#: the newest microversion whose evacuation keeps the power state
+EVACUATE_KEEPS_STATE_VERSION = api_versions.APIVersion('2.94')
+SCHEDULED_TARGET_VERSION = api_versions.APIVersion('2.29')
+LOCK_REASON_VERSION = api_versions.APIVersion('2.73')
 MIGRATION_FILTER_VERSION = api_versions.APIVersion('2.59')
 
 STATE_UP = 'up'
@@ -99,6 +105,10 @@ class Instance:
     host: str
     metadata: dict = dataclasses.field(default_factory=dict)
     fault: str = None
+    #: None when Nova does not show the lock
+    locked: bool = None
+    #: shown from 2.73
+    locked_reason: str = None
 
     @classmethod
     def from_nova(cls, server):
@@ -108,7 +118,9 @@ class Instance:
                    task_state=getattr(server, 'OS-EXT-STS:task_state', None),
                    host=getattr(server, 'OS-EXT-SRV-ATTR:host', None),
                    metadata=dict(getattr(server, 'metadata', {}) or {}),
-                   fault=fault.get('message'))
+                   fault=fault.get('message'),
+                   locked=getattr(server, 'locked', None),
+                   locked_reason=getattr(server, 'locked_reason', None))
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -154,6 +166,41 @@ def nova_errors(action, not_found=None):
             reason='%s: %s' % (action, err)) from err
     except ks_exc.ClientException as err:
         raise exception.NovaError(reason='%s: %s' % (action, err)) from err
+
+
+class EvacuateRefusedForOldComputes(exception.NovaError):
+    """Nova refused an evacuation at >= 2.95 because of old computes."""
+
+
+#: What Nova 34 answers for NotSupportedComputeForEvacuateV295: the exception
+#: is not "safe" to show, so its FaultWrapper sends webob's generic 400 text
+#: (measured on the lab's Nova). A Nova that formats the message says "use
+#: an older microversion"; either way nothing was done.
+OLD_COMPUTES_REFUSALS = (
+    'NotSupportedComputeForEvacuateV295',
+    'please use an older microversion',
+    'The server could not comply with the request since it is either '
+    'malformed or otherwise incorrect.',
+)
+
+
+def refused_for_old_computes(version, err):
+    """Is this HTTP 400 Nova's refusal to evacuate at >= 2.95 while a
+    nova-compute is older than service version 62?"""
+    if version < EVACUATE_TO_STOPPED_VERSION:
+        return False
+    text = str(getattr(err, 'message', '') or err)
+    return any(refusal.lower() in text.lower()
+               for refusal in OLD_COMPUTES_REFUSALS)
+
+
+def _evacuate_not_found(instance_id, target_host, err):
+    """Nova answers 404 for an unknown instance and for an unknown target
+    host ("Compute host X not found."): say which one."""
+    if target_host and 'compute host' in str(err).lower():
+        return exception.TargetHostNotFound(host=target_host,
+                                            instance=instance_id)
+    return exception.InstanceNotFound(instance=instance_id)
 
 
 class ComputeAPI:
@@ -239,6 +286,12 @@ class ComputeAPI:
     @property
     def evacuates_to_stopped(self):
         return self.version >= EVACUATE_TO_STOPPED_VERSION
+
+    @property
+    def locks_with_reason(self):
+        """Can vmha lock an instance with a reason, and see the lock and
+        its reason (``locked``, ``locked_reason``)?"""
+        return self.version >= LOCK_REASON_VERSION
 
     # -- services -----------------------------------------------------------
 
@@ -331,25 +384,77 @@ class ComputeAPI:
                  on_shared_storage=False):
         """Ask Nova to rebuild ``instance_id`` on another host.
 
-        Returns once Nova accepted the request (HTTP 200). A refusal (service
-        still up, bad state, no valid host...) raises EvacuateRefused.
+        Returns the microversion string the request was accepted at, once
+        Nova accepted it (HTTP 200): from 2.95 the instance lands stopped.
+        A refusal (service still up, bad state, no valid host...) raises
+        EvacuateRefused; an unknown target host, TargetHostNotFound.
+
+        From 2.95 Nova refuses while any nova-compute is older than service
+        version 62 (``NotSupportedComputeForEvacuateV295``: "use an older
+        microversion"), i.e. during a rolling upgrade: the request is then
+        sent again at 2.94, for this call only.
         """
-        kwargs = {'host': target_host}
-        if self.version < NO_SHARED_STORAGE_ARG_VERSION:
-            kwargs['on_shared_storage'] = on_shared_storage
-        servers = self._client(idempotent=False).servers
+        if target_host and self.version < SCHEDULED_TARGET_VERSION:
+            raise exception.ConfigError(
+                reason='Nova negotiated microversion %s: below %s an '
+                       'evacuation to a fixed target host bypasses the '
+                       'scheduler; not evacuating instance %s there' % (
+                           self.version.get_string(),
+                           SCHEDULED_TARGET_VERSION.get_string(),
+                           instance_id))
+        version = self.version
         try:
-            with nova_errors('evacuate instance %s' % instance_id,
-                             exception.InstanceNotFound(
-                                 instance=instance_id)):
-                servers.evacuate(instance_id, **kwargs)
-        except exception.InstanceNotFound:
-            raise
-        except exception.NovaUnavailable:
+            self._send_evacuate(version, instance_id, target_host,
+                                on_shared_storage)
+        except EvacuateRefusedForOldComputes:
+            LOG.warning('Nova refused to evacuate instance %s at '
+                        'microversion %s (a nova-compute is older than '
+                        'service version 62, e.g. during an upgrade): '
+                        'asking again at %s', instance_id,
+                        version.get_string(),
+                        EVACUATE_KEEPS_STATE_VERSION.get_string())
+            version = EVACUATE_KEEPS_STATE_VERSION
+            self._send_evacuate(version, instance_id, target_host,
+                                on_shared_storage)
+        return version.get_string()
+
+    def _send_evacuate(self, version, instance_id, target_host,
+                       on_shared_storage):
+        kwargs = {'host': target_host}
+        if version < NO_SHARED_STORAGE_ARG_VERSION:
+            kwargs['on_shared_storage'] = on_shared_storage
+        servers = self._client(version, idempotent=False).servers
+        action = 'evacuate instance %s' % instance_id
+        try:
+            with nova_errors(action):
+                try:
+                    servers.evacuate(instance_id, **kwargs)
+                except nova_exc.BadRequest as err:
+                    if refused_for_old_computes(version, err):
+                        raise EvacuateRefusedForOldComputes(
+                            reason=str(err)) from err
+                    raise
+                except nova_exc.NotFound as err:
+                    raise _evacuate_not_found(instance_id, target_host,
+                                              err) from err
+        except (exception.InstanceNotFound, exception.TargetHostNotFound,
+                exception.NovaUnavailable, EvacuateRefusedForOldComputes):
             raise
         except exception.NovaError as err:
             raise exception.EvacuateRefused(instance=instance_id,
                                             reason=err) from err
+
+    def lock(self, instance_id, reason):
+        """Lock the instance against its owner's actions (admin lock)."""
+        with nova_errors('lock instance %s' % instance_id,
+                         exception.InstanceNotFound(instance=instance_id)):
+            self._client(idempotent=False).servers.lock(instance_id,
+                                                        reason=reason)
+
+    def unlock(self, instance_id):
+        with nova_errors('unlock instance %s' % instance_id,
+                         exception.InstanceNotFound(instance=instance_id)):
+            self._client(idempotent=False).servers.unlock(instance_id)
 
     def start(self, instance_id):
         with nova_errors('start instance %s' % instance_id,

@@ -28,6 +28,8 @@ INSTANCE_EVACUATE_STARTED = 'vmha.instance.evacuate.start'
 INSTANCE_EVACUATED = 'vmha.instance.evacuate.end'
 INSTANCE_EVACUATE_FAILED = 'vmha.instance.evacuate.error'
 INSTANCE_SKIPPED = 'vmha.instance.evacuate.skip'
+INSTANCE_RESET = 'vmha.instance.reset'
+INSTANCE_HANDED_OVER = 'vmha.instance.evacuate.handover'
 HOST_RECOVERED = 'vmha.host.recover.end'
 AGENT_LOST = 'vmha.agent.lost'
 AGENT_RECOVERED = 'vmha.agent.recovered'
@@ -52,6 +54,8 @@ PRIORITIES = {
     INSTANCE_EVACUATED: INFO,
     INSTANCE_EVACUATE_FAILED: ERROR,
     INSTANCE_SKIPPED: INFO,
+    INSTANCE_RESET: WARNING,
+    INSTANCE_HANDED_OVER: WARNING,
     HOST_RECOVERED: INFO,
     MASS_FAILURE: ERROR,
     AGENT_LOST: WARNING,

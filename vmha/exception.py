@@ -117,6 +117,11 @@ class EvacuateRefused(NovaError):
     msg_fmt = 'Nova refused to evacuate instance %(instance)s: %(reason)s'
 
 
+class TargetHostNotFound(EvacuateRefused):
+    msg_fmt = ('Nova refused to evacuate instance %(instance)s: target host '
+               '%(host)s not found (check [evacuation] target_hosts)')
+
+
 class ServiceNotDown(NovaError):
     msg_fmt = ('Nova still reports %(binary)s on %(host)s up after '
                '%(timeout)ss')
@@ -141,6 +146,13 @@ class EvacuationTimeout(VmhaError):
 
 class EvacuationFailed(VmhaError):
     msg_fmt = 'Evacuation of instance %(instance)s failed: %(reason)s'
+
+
+class HandedOver(VmhaError):
+    """The instance left the failed host for a host that failed too."""
+
+    msg_fmt = ('now on %(host)s, whose own recovery takes it over '
+               '(%(why)s)')
 
 
 class RecoveryInProgress(Conflict):

@@ -41,8 +41,8 @@ LOG = logging.getLogger(__name__)
 
 #: ComputeAPI methods that change something in Nova
 COMPUTE_CHANGES = frozenset(('force_down', 'disable', 'enable', 'evacuate',
-                             'start', 'stop', 'reset_state',
-                             'add_to_aggregate'))
+                             'start', 'stop', 'reset_state', 'lock',
+                             'unlock', 'add_to_aggregate'))
 #: FencingDriver methods that change a host's power
 FENCING_CHANGES = frozenset(('power_off', 'power_on'))
 

@@ -149,11 +149,13 @@ class Recoverer:
         """
         host = self._host(host_name)
         level = self._level(level, host)
-        # a fencing driver that cannot be loaded is a configuration error,
-        # a host vmha would fence through defaults is refused (issue 12):
-        # refuse now rather than leave a recorded recovery "running" forever
+        # a fencing driver that cannot be loaded, a host vmha would fence
+        # through defaults (issue 12), or a target policy Nova would apply
+        # past its scheduler, is a configuration error: refuse now rather
+        # than leave a recorded recovery "running" forever
         fencing.check_fenceable(self.conf, host, self._in_inventory(host),
                                 self._driver(host))
+        policy.check_target_policy(self.conf)
         recovery_id = recovery_id or str(uuid.uuid4())
         self.db.create_recovery(recovery_id, host.name, level,
                                 detected_at=detected_at, owner=self.owner,
@@ -249,6 +251,7 @@ class Recoverer:
         fencing.check_fenceable(self.conf, host, self._in_inventory(host),
                                 driver)
         driver.validate(host)
+        policy.check_target_policy(self.conf)
         power = self._probe_power(driver, host)
         plan = policy.plan(self.compute.list_instances(host.name),
                            self.conf.evacuation)

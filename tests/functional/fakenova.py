@@ -53,6 +53,10 @@ def create(path, hosts, instances, delays=None, rebuild_seconds=0.5):
 class FileNova:
     """The cloud in ``path``; usable from any process."""
 
+    #: a Nova before 2.73 (no lock reason: vmha does not lock) and 2.95
+    locks_with_reason = False
+    evacuates_to_stopped = False
+
     def __init__(self, path):
         self.path = str(path)
 

@@ -215,6 +215,23 @@ def assert_evacuated_once(nova, ids, source, vm_states=None,
     assert (svc.status, svc.forced_down) == ('disabled', forced_down), svc
 
 
+def instance_actions(nova, sid):
+    """Nova's instance-action names for ``sid``, oldest first.
+
+    Nova lists them newest first (created_at, then id, descending); their
+    start times have whole seconds in the lab's MariaDB, so sorting by them
+    would mix up actions of the same second.
+    """
+    actions = nova('2.53').instance_action.list(sid)
+    return [a.action for a in reversed(actions)]
+
+
+def wait_vm_state(nova, sid, vm_state, timeout=60):
+    """Wait until Nova shows ``sid`` in ``vm_state`` with no task."""
+    return wait_for(lambda: server_states(nova, [sid])[sid][1:] == (
+        vm_state, None), timeout, what='%s to be %s' % (sid, vm_state))
+
+
 def service(nova, host):
     return [s for s in nova('2.53').services.list(binary='nova-compute')
             if s.host == host][0]

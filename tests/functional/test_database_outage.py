@@ -98,7 +98,7 @@ class OutageCompute(fakes.FakeCompute):
 
     def evacuate(self, iid, target_host=None, on_shared_storage=False):
         super().evacuate(iid, target_host, on_shared_storage)
-        with self.lock:
+        with self.mutex:
             if self.timer is None:
                 self.timer = cut_for(self.proxy, self.seconds)
 

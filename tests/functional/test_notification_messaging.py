@@ -91,6 +91,12 @@ def every_event(host):
         events.INSTANCE_EVACUATE_FAILED: dict(instance,
                                               error='No valid host'),
         events.INSTANCE_SKIPPED: dict(instance, reason='not HA-enabled'),
+        events.INSTANCE_RESET: dict(instance, vm_state='paused',
+                                    task_state=None, reset_to='active',
+                                    comes_back='active'),
+        events.INSTANCE_HANDED_OVER: dict(
+            instance, target_host='cmp-3',
+            reason='now on cmp-3, whose own recovery takes it over'),
         events.HOST_RECOVERED: {},
         events.AGENT_LOST: {'reason': 'agent heartbeat lost but '
                                       'nova-compute still reports'},

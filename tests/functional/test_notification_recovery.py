@@ -98,12 +98,12 @@ def db(db_url):
 @pytest.fixture
 def cloud():
     """hostA runs one instance of each fate: running, stopped, refused by
-    Nova, not evacuable."""
+    Nova, skipped (its owner is deleting it)."""
     compute = fakes.FakeCompute()
     compute.add_instance('web')
     compute.add_instance('cron', vm_state='stopped')
     compute.add_instance('db')
-    compute.add_instance('build', vm_state='paused')
+    compute.add_instance('gone', vm_state='soft-delete')
     compute.fail_evacuate['db'] = exception.EvacuateRefused(
         instance='db', reason=REFUSAL)
     return compute

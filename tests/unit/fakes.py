@@ -16,8 +16,10 @@ class FakeCompute:
     """
 
     def __init__(self, hosts=('hostA', 'hostB'), rebuild_polls=1,
-                 end_stopped=False):
-        self.lock = threading.Lock()
+                 end_stopped=False, locks_with_reason=True):
+        self.mutex = threading.Lock()
+        self.locks_with_reason = locks_with_reason
+        self.evacuates_to_stopped = end_stopped
         self.calls = []
         # 'frozen': nova-compute stopped writing its record (updated_at)
         self.services = {h: {'state': 'up', 'status': 'enabled',
@@ -35,10 +37,12 @@ class FakeCompute:
 
     # -- helpers for tests ---------------------------------------------------
     def add_instance(self, iid, host='hostA', vm_state='active',
-                     task_state=None, metadata=None):
+                     task_state=None, metadata=None, locked=False,
+                     locked_reason=None):
         self.instances[iid] = dict(id=iid, name='vm-%s' % iid, host=host,
                                    vm_state=vm_state, task_state=task_state,
-                                   metadata=metadata or {})
+                                   metadata=metadata or {}, locked=locked,
+                                   locked_reason=locked_reason)
 
     def calls_of(self, name):
         return [c for c in self.calls if c[0] == name]
@@ -47,12 +51,12 @@ class FakeCompute:
                       task_state='rebuilding'):
         """Mimic a rebuild Nova already runs (e.g. from an earlier request);
         ``task_state=None``: accepted, not started yet."""
-        with self.lock:
+        with self.mutex:
             self.instances[iid]['task_state'] = task_state
             self._pending[iid] = {'polls': polls, 'target': target}
 
     def _record(self, name, *args):
-        with self.lock:
+        with self.mutex:
             self.calls.append((name,) + args)
         if name in self.fail:
             raise self.fail[name]
@@ -122,11 +126,14 @@ class FakeCompute:
                                 vm_state=data['vm_state'],
                                 task_state=data['task_state'],
                                 host=data['host'],
-                                metadata=dict(data['metadata']))
+                                metadata=dict(data['metadata']),
+                                locked=(data.get('locked', False)
+                                        if self.locks_with_reason else None),
+                                locked_reason=data.get('locked_reason'))
 
     def get_instance(self, iid):
         self._record('get_instance', iid)
-        with self.lock:
+        with self.mutex:
             data = self.instances[iid]
             if iid in self._pending and iid not in self.never_lands:
                 self._pending[iid]['polls'] -= 1
@@ -149,10 +156,19 @@ class FakeCompute:
         self._record('evacuate', iid, target_host)
         if iid in self.fail_evacuate:
             raise self.fail_evacuate[iid]
-        with self.lock:
+        data = self.instances[iid]
+        if (data['vm_state'] not in compute.EVACUABLE_VM_STATES
+                or data['task_state'] is not None):
+            # what Nova's check_instance_state answers (HTTP 409)
+            raise exception.EvacuateRefused(
+                instance=iid, reason="HTTP 409 Cannot 'evacuate' instance "
+                "%s while it is in vm_state %s, task_state %s" % (
+                    iid, data['vm_state'], data['task_state']))
+        with self.mutex:
             self.instances[iid]['task_state'] = 'rebuilding'
             self._pending[iid] = {'polls': self.rebuild_polls,
                                   'target': target_host or 'hostB'}
+        return '2.95' if self.end_stopped else '2.94'
 
     def start(self, iid):
         self._record('start', iid)
@@ -165,6 +181,15 @@ class FakeCompute:
     def reset_state(self, iid, state):
         self._record('reset_state', iid, state)
         self.instances[iid]['vm_state'] = state
+        self.instances[iid]['task_state'] = None
+
+    def lock(self, iid, reason):
+        self._record('lock', iid, reason)
+        self.instances[iid].update(locked=True, locked_reason=reason)
+
+    def unlock(self, iid):
+        self._record('unlock', iid)
+        self.instances[iid].update(locked=False, locked_reason=None)
 
     def list_evacuations(self, iid):
         self._record('list_evacuations', iid)

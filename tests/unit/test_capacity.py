@@ -51,7 +51,7 @@ class RoomyCompute(fakes.FakeCompute):
         source = self.instances[iid]['host']
         candidates = [target_host] if target_host else sorted(self.services)
         usable = [h for h in candidates if self.usable(h, source)]
-        with self.lock:
+        with self.mutex:
             if not usable:
                 self.instances[iid].update(vm_state='error', task_state=None)
                 self.faults[iid] = NO_VALID_HOST

@@ -274,8 +274,10 @@ def test_evacuate_dry_run_changes_nothing(cli, fake_recoverer, db_url):
     code, out, err = cli('evacuate', 'hostA', '--dry-run', '--level', '3')
     assert code == 0, err
     assert out.startswith('DRY RUN: nothing was changed.')
-    assert 'vm_state paused cannot be evacuated' in out
+    assert ('reset from vm_state paused to active before evacuation, '
+            'comes back active') in out
     assert not fake_recoverer.calls_of('evacuate')
+    assert not fake_recoverer.calls_of('reset_state')
     assert not fake_recoverer.calls_of('force_down')
     code, out, _ = cli('-f', 'json', 'evacuate', 'hostA', '--dry-run')
     assert json.loads(out)['steps'][-1] == 'evacuate'

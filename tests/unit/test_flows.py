@@ -3,6 +3,8 @@
 import threading
 import time
 
+from unittest import mock
+
 import pytest
 
 from vmha.db import api as db_api
@@ -17,8 +19,13 @@ FENCE = [('fence.status', HOST), ('fence.off', HOST), ('fence.status', HOST)]
 
 
 def _tail(conf, *iids):
-    return [('disable', HOST, conf.recovery.disabled_reason),
-            ('list_instances', HOST)] + [('evacuate', i, None) for i in iids]
+    """Disable, list, then per instance: lock, evacuate, unlock."""
+    calls = [('disable', HOST, conf.recovery.disabled_reason),
+             ('list_instances', HOST)]
+    for iid in iids:
+        calls += [('lock', iid, mock.ANY), ('evacuate', iid, None),
+                  ('unlock', iid)]
+    return calls
 
 
 @pytest.mark.parametrize('level, head', [
@@ -203,25 +210,31 @@ def test_partial_evacuation_failure(make_recoverer, compute, dispatcher):
     for iid in ('i1', 'i2', 'i3'):
         compute.add_instance(iid)
     compute.add_instance('p1', vm_state='paused')
+    compute.add_instance('d1', vm_state='soft-delete')
     compute.fail_evacuate['i2'] = exception.EvacuateRefused(
         instance='i2', reason='HTTP 400 no valid host')
     report = make_recoverer().recover(HOST, level=2)
     assert report.state == db_api.COMPLETED_WITH_ERRORS
     assert report.error is None
+    # the paused instance is reset and evacuated, the deleted one skipped
     assert sorted(c[1] for c in compute.calls_of('evacuate')) == [
-        'i1', 'i2', 'i3']
+        'i1', 'i2', 'i3', 'p1']
+    assert compute.calls_of('reset_state') == [('reset_state', 'p1',
+                                                'active')]
     result = {e['instance_id']: e for e in report.evacuations}
     assert result['i1']['status'] == db_api.EVAC_DONE
     assert result['i3']['status'] == db_api.EVAC_DONE
     assert result['i1']['target_host'] == 'hostB'
     assert result['i2']['status'] == db_api.EVAC_FAILED
     assert 'no valid host' in result['i2']['reason']
-    assert result['p1']['status'] == db_api.EVAC_SKIPPED
+    assert result['p1']['status'] == db_api.EVAC_DONE
+    assert result['d1']['status'] == db_api.EVAC_SKIPPED
+    assert compute.instances['p1']['vm_state'] == 'active'
     assert compute.instances['i1']['host'] == 'hostB'
     assert compute.instances['i2']['host'] == HOST
     [end] = dispatcher.of_type(events.RECOVERY_COMPLETED_WITH_ERRORS)
     assert end.payload[db_api.EVAC_FAILED] == 1
-    assert end.payload[db_api.EVAC_DONE] == 2
+    assert end.payload[db_api.EVAC_DONE] == 3
     assert end.payload[db_api.EVAC_SKIPPED] == 1
 
 
@@ -296,3 +309,19 @@ def test_evacuate_flow_only_holds_planned_evacuations():
     parallel, outcome = [node for node, _ in flow.iter_nodes()]
     assert [t.name for t, _ in parallel.iter_nodes()] == ['evacuate-a']
     assert outcome.name == 'record-outcome'
+
+
+def test_instance_that_cannot_be_evacuated_is_an_error(make_recoverer,
+                                                       compute, dispatcher):
+    """Left on the dead host without a policy reason: never "completed"."""
+    compute.add_instance('i1')
+    compute.add_instance('b1', vm_state='building')
+    report = make_recoverer().recover(HOST, level=2)
+    assert report.state == db_api.COMPLETED_WITH_ERRORS
+    result = {e['instance_id']: e for e in report.evacuations}
+    assert result['i1']['status'] == db_api.EVAC_DONE
+    assert result['b1']['status'] == db_api.EVAC_FAILED
+    assert 'being built' in result['b1']['reason']
+    assert [c[1] for c in compute.calls_of('evacuate')] == ['i1']
+    [end] = dispatcher.of_type(events.RECOVERY_COMPLETED_WITH_ERRORS)
+    assert 'vm-b1 (b1)' in end.payload['error']

@@ -1,8 +1,11 @@
 """policy.plan: which instances are evacuated, in which order, and why not."""
 
+import json
+
 import pytest
 
 from vmha import compute
+from vmha import exception
 from vmha import policy
 from tests.unit.conftest import make_conf
 
@@ -25,20 +28,25 @@ def test_ha_enabled_first_then_others_then_skipped():
     entries, order = plan([
         inst('b-plain'), inst('p-paused', vm_state='paused', ha='True'),
         inst('z-ha', ha='True'), inst('a-plain'), inst('c-ha', ha='true'),
-        inst('s-stopped', vm_state='stopped')])
-    assert order == ['c-ha', 'z-ha', 'a-plain', 'b-plain', 's-stopped',
-                     'p-paused']
+        inst('s-stopped', vm_state='stopped'),
+        inst('x-gone', vm_state='soft-delete', ha='True')])
+    assert order == ['c-ha', 'p-paused', 'z-ha', 'a-plain', 'b-plain',
+                     's-stopped', 'x-gone']
     assert entries['z-ha']['ha_enabled'] is True
     assert entries['a-plain']['ha_enabled'] is False
     assert entries['a-plain']['action'] == policy.EVACUATE
-    assert entries['p-paused']['action'] == policy.SKIP
+    assert entries['p-paused']['action'] == policy.EVACUATE
+    assert entries['x-gone']['action'] == policy.SKIP
 
 
 def test_entries_are_json_ready():
     entries, _ = plan([inst('i1', ha='True', name='web-1')])
     assert entries['i1'] == {'id': 'i1', 'name': 'web-1',
-                             'vm_state': 'active', 'ha_enabled': True,
-                             'action': policy.EVACUATE, 'reason': None}
+                             'vm_state': 'active', 'task_state': None,
+                             'ha_enabled': True, 'action': policy.EVACUATE,
+                             'reason': None, 'reset_to': None,
+                             'restore': 'active'}
+    assert json.loads(json.dumps(entries['i1'])) == entries['i1']
 
 
 @pytest.mark.parametrize('value, enabled', [
@@ -81,34 +89,75 @@ def test_skip_error_instances(skip_errors, action):
         assert entries['e1']['reason'] is None
 
 
-@pytest.mark.parametrize('task_state', ['migrating', 'rebuilding',
-                                        'resize_prep', 'deleting'])
-def test_task_in_progress_is_skipped(task_state):
-    entries, _ = plan([inst('t1', task_state=task_state, ha='True')])
-    assert entries['t1']['action'] == policy.SKIP
-    assert entries['t1']['reason'] == (
-        'task in progress (task_state=%s)' % task_state)
+# -- instances Nova would refuse: reset, then evacuated -----------------------
+# (these replace tests that asserted such instances were "skipped", which left
+# them on the dead host in a recovery called "completed")
 
-
-@pytest.mark.parametrize('vm_state', ['paused', 'suspended', 'building',
-                                      'shelved_offloaded', 'rescued',
-                                      'resized', 'deleted'])
-def test_non_evacuable_vm_state_is_skipped(vm_state):
-    entries, _ = plan([inst('v1', vm_state=vm_state)])
-    assert entries['v1']['action'] == policy.SKIP
-    assert entries['v1']['reason'] == (
-        'vm_state %s cannot be evacuated' % vm_state)
+@pytest.mark.parametrize('vm_state, task_state, reset_to, restore', [
+    ('paused', None, 'active', 'active'),
+    ('suspended', None, 'active', 'active'),
+    ('rescued', None, 'active', 'active'),
+    ('resized', None, 'active', 'active'),
+    ('shelved', None, 'active', 'stopped'),
+    ('active', 'rebooting', 'active', 'active'),
+    ('active', 'migrating', 'active', 'active'),
+    ('active', 'rebuilding', 'active', 'active'),
+    ('active', 'resize_prep', 'active', 'active'),
+    ('stopped', 'powering-on', 'active', 'stopped'),
+    ('error', 'rebuilding', 'error', 'error'),
+    ('paused', 'unpausing', 'active', 'active'),
+])
+def test_instances_nova_refuses_are_reset_then_evacuated(
+        vm_state, task_state, reset_to, restore):
+    entries, _ = plan([inst('v1', vm_state=vm_state, task_state=task_state,
+                            ha='True')])
+    entry = entries['v1']
+    assert entry['action'] == policy.EVACUATE
+    assert (entry['reset_to'], entry['restore']) == (reset_to, restore)
+    assert entry['reason'].startswith('reset from vm_state %s' % vm_state)
+    assert 'comes back %s' % restore in entry['reason']
+    assert (('task_state %s' % task_state) in entry['reason']) is bool(
+        task_state)
 
 
 @pytest.mark.parametrize('vm_state', ['active', 'stopped', 'error'])
 def test_evacuable_vm_states(vm_state):
     entries, _ = plan([inst('v1', vm_state=vm_state)])
     assert entries['v1']['action'] == policy.EVACUATE
+    assert entries['v1']['reset_to'] is None
+    assert entries['v1']['restore'] == vm_state
+    assert entries['v1']['reason'] is None
 
 
-def test_task_state_reason_wins_over_vm_state():
-    entries, _ = plan([inst('v1', vm_state='paused', task_state='pausing')])
-    assert 'task_state=pausing' in entries['v1']['reason']
+@pytest.mark.parametrize('vm_state, words', [
+    ('building', 'was being built when the host failed'),
+    ('shelved_offloaded', 'vm_state shelved_offloaded cannot be evacuated'),
+])
+def test_what_cannot_be_evacuated_is_left_as_an_error(vm_state, words):
+    entries, order = plan([inst('v1', vm_state=vm_state),
+                           inst('v2', ha='True')])
+    assert entries['v1']['action'] == policy.LEAVE
+    assert words in entries['v1']['reason']
+    assert order == ['v2', 'v1']
+
+
+@pytest.mark.parametrize('vm_state, task_state', [
+    ('soft-delete', None), ('deleted', None), ('active', 'deleting'),
+    ('stopped', 'soft-deleting')])
+def test_instances_being_deleted_are_skipped(vm_state, task_state):
+    entries, _ = plan([inst('d1', vm_state=vm_state, task_state=task_state,
+                            ha='True')])
+    assert entries['d1']['action'] == policy.SKIP
+    assert 'being deleted by its owner' in entries['d1']['reason']
+    assert entries['d1']['reset_to'] is None
+
+
+def test_policy_exclusion_wins_over_a_reset():
+    entries, _ = plan([inst('p1', vm_state='paused')],
+                      evacuate_all_instances=False)
+    assert entries['p1']['action'] == policy.SKIP
+    assert entries['p1']['reset_to'] is None
+    assert 'evacuate_all_instances' in entries['p1']['reason']
 
 
 def test_target_host_policy():
@@ -118,3 +167,23 @@ def test_target_host_policy():
                      evacuation__target_hosts={'hostA': 'spare1'})
     assert policy.target_host(conf, 'hostA') == 'spare1'
     assert policy.target_host(conf, 'hostB') is None
+
+
+@pytest.mark.parametrize('api_version, refused', [
+    ('2.28', True), ('2.1', True), ('2.29', False), ('2.95', False),
+    ('auto', False)])
+def test_fixed_target_below_2_29_is_a_config_error(api_version, refused):
+    conf = make_conf(evacuation__target_host_policy='fixed',
+                     evacuation__target_hosts={'hostA': 'spare1'},
+                     nova__api_version=api_version)
+    if refused:
+        with pytest.raises(exception.ConfigError) as err:
+            policy.check_target_policy(conf)
+        assert 'target_host_policy = fixed' in str(err.value)
+        assert '2.29' in str(err.value) and api_version in str(err.value)
+    else:
+        policy.check_target_policy(conf)
+
+
+def test_scheduler_policy_has_no_microversion_floor():
+    policy.check_target_policy(make_conf(nova__api_version='2.11'))

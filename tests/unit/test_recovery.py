@@ -333,6 +333,8 @@ def test_dry_run_plans_without_writing(make_recoverer, compute, driver, db,
     compute.add_instance('plain')
     compute.add_instance('p1', vm_state='paused',
                          metadata={'HA_Enabled': 'True'})
+    compute.add_instance('b1', vm_state='building',
+                         metadata={'HA_Enabled': 'True'})
     report = make_recoverer().dry_run(HOST, level=2)
     assert report.steps == flows.steps(2)
     assert report.level == 2
@@ -344,8 +346,14 @@ def test_dry_run_plans_without_writing(make_recoverer, compute, driver, db,
     assert plan['ha1']['reason'] is None
     assert plan['plain']['action'] == policy.SKIP
     assert 'evacuate_all_instances' in plan['plain']['reason']
-    assert plan['p1']['action'] == policy.SKIP
-    assert 'paused' in plan['p1']['reason']
+    # the dry run says which instances are reset, and how they come back
+    assert plan['p1']['action'] == policy.EVACUATE
+    assert plan['p1']['reset_to'] == 'active'
+    assert plan['p1']['restore'] == 'active'
+    assert 'reset from vm_state paused' in plan['p1']['reason']
+    assert plan['b1']['action'] == policy.LEAVE
+    assert 'being built' in plan['b1']['reason']
+    assert plan['ha1']['reset_to'] is None
     assert report.instances[0]['id'] == 'ha1'
     # reads only
     assert {c[0] for c in compute.calls} <= {'list_instances', 'get_service',
@@ -472,3 +480,17 @@ def test_password_never_logged_during_recovery(make_recoverer, db, compute,
     for event in db.list_events():
         assert 'Sup3rSecret' not in repr(event.payload)
     assert 'Sup3rSecret' not in repr(report.to_dict())
+
+
+def test_fixed_target_below_2_29_is_refused_before_recording(
+        make_recoverer, conf, db):
+    conf.set_override('target_host_policy', 'fixed', 'evacuation')
+    conf.set_override('target_hosts', {HOST: 'spare1'}, 'evacuation')
+    conf.set_override('api_version', '2.28', 'nova')
+    recoverer = make_recoverer()
+    with pytest.raises(exception.ConfigError) as err:
+        recoverer.recover(HOST, level=2)
+    assert 'target_host_policy = fixed' in str(err.value)
+    with pytest.raises(exception.ConfigError):
+        recoverer.dry_run(HOST, level=2)
+    assert db.list_recoveries() == []

@@ -336,32 +336,48 @@ def test_disable_service_revert_error_is_swallowed(make_ctx, compute):
 
 # -- ListInstances ------------------------------------------------------------
 
-def test_list_instances_records_rows_and_skips(make_ctx, compute, db,
+def test_list_instances_records_rows_and_skips(make_ctx, compute, conf, db,
                                                dispatcher):
+    """Only the policy skips; a paused or busy instance is planned for a
+    reset, one that cannot be evacuated at all is recorded failed."""
+    conf.set_override('skip_error_instances', True, 'evacuation')
     compute.add_instance('a1', metadata={'HA_Enabled': 'True'})
     compute.add_instance('b2')
     compute.add_instance('p1', vm_state='paused')
     compute.add_instance('t1', task_state='migrating')
+    compute.add_instance('e1', vm_state='error')
+    compute.add_instance('n1', vm_state='building')
     compute.add_instance('elsewhere', host='hostB')
     ctx = make_ctx()
     plan = instances.ListInstances(ctx).execute()
     assert compute.calls_of('list_instances') == [('list_instances', HOST)]
     assert [(e['id'], e['action']) for e in plan] == [
         ('a1', policy.EVACUATE), ('b2', policy.EVACUATE),
-        ('p1', policy.SKIP), ('t1', policy.SKIP)]
+        ('p1', policy.EVACUATE), ('t1', policy.EVACUATE),
+        ('e1', policy.SKIP), ('n1', policy.LEAVE)]
     rows = {r.instance_id: r for r in db.list_evacuations(ctx.recovery_id)}
-    assert set(rows) == {'a1', 'b2', 'p1', 't1'}
+    assert set(rows) == {'a1', 'b2', 'p1', 't1', 'e1', 'n1'}
     assert rows['a1'].status == db_api.EVAC_PENDING
     assert rows['a1'].source_host == HOST
     assert rows['a1'].original_vm_state == 'active'
     assert rows['a1'].instance_name == 'vm-a1'
-    assert rows['p1'].status == db_api.EVAC_SKIPPED
-    assert 'paused' in rows['p1'].reason
-    assert rows['t1'].status == db_api.EVAC_SKIPPED
-    assert 'migrating' in rows['t1'].reason
+    assert rows['a1'].reason is None
+    assert rows['p1'].status == db_api.EVAC_PENDING
+    assert rows['p1'].original_vm_state == 'paused'
+    assert rows['p1'].reason.startswith('reset from vm_state paused to '
+                                        'active')
+    assert rows['t1'].status == db_api.EVAC_PENDING
+    assert 'task_state migrating' in rows['t1'].reason
+    assert rows['e1'].status == db_api.EVAC_SKIPPED
+    assert 'skip_error_instances' in rows['e1'].reason
+    assert rows['n1'].status == db_api.EVAC_FAILED
+    assert 'being built' in rows['n1'].reason
     skipped = dispatcher.of_type(events.INSTANCE_SKIPPED)
-    assert sorted(e.payload['instance_id'] for e in skipped) == ['p1', 't1']
-    assert all(e.payload['reason'] for e in skipped)
+    assert [e.payload['instance_id'] for e in skipped] == ['e1']
+    [failed] = dispatcher.of_type(events.INSTANCE_EVACUATE_FAILED)
+    assert failed.payload['instance_id'] == 'n1'
+    assert 'being built' in failed.payload['error']
+    assert not compute.calls_of('reset_state')     # nothing changed yet
     assert db.get_recovery(ctx.recovery_id).instances_listed_at is not None
 
 
@@ -544,7 +560,7 @@ def test_evacuate_rerun_after_confirmation_does_nothing_again(
         make_ctx, compute, dispatcher):
     """Resume is at-least-once: a run killed after confirming, before
     taskflow saved its result, runs again; it must not ask Nova or notify
-    again."""
+    again (it only reads the instance, to lift a lock it may have left)."""
     compute.add_instance('i1')
     ctx = make_ctx()
     entry = _plan(ctx, compute)['i1']
@@ -552,8 +568,26 @@ def test_evacuate_rerun_after_confirmation_does_nothing_again(
     compute.calls.clear()
     again = evacuation.EvacuateInstance(ctx, entry).execute()
     assert again == first
-    assert compute.calls == []
+    assert compute.calls == [('get_instance', 'i1')]
     assert len(dispatcher.of_type(events.INSTANCE_EVACUATED)) == 1
+
+
+def test_evacuate_rerun_after_confirmation_lifts_the_lock_it_left(
+        make_ctx, compute, db):
+    """Killed after the confirmation, before the unlock: the resumed task
+    unlocks (vmha's lock is recognised by its reason)."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    task = evacuation.EvacuateInstance(ctx, entry)
+    task._lock.release = lambda: None          # the crash: no unlock
+    task.execute()
+    assert compute.instances['i1']['locked'] is True
+    compute.calls.clear()
+    evacuation.EvacuateInstance(ctx, entry).execute()
+    assert compute.calls_of('unlock') == [('unlock', 'i1')]
+    assert compute.instances['i1']['locked'] is False
+    assert not compute.calls_of('evacuate')
 
 
 def test_evacuate_fixed_target_host(make_ctx, compute, conf):
@@ -604,15 +638,40 @@ def test_evacuate_idempotent_already_on_other_host(make_ctx, compute, db):
 
 
 def test_evacuate_idempotent_rebuild_in_progress(make_ctx, compute, db):
+    """Nova runs an evacuation of it already (its migration record is
+    live): follow it, do not ask again."""
     compute.add_instance('i1')
     ctx = make_ctx()
     entry = _plan(ctx, compute)['i1']
     compute.start_rebuild('i1', polls=2)
+    compute.migrations['i1'] = [fakes.FakeMigration(
+        source_compute=HOST, status='pre-migrating',
+        created_at='2026-01-01T00:00:00')]
     result = evacuation.EvacuateInstance(ctx, entry).execute()
     assert not compute.calls_of('evacuate')
+    assert not compute.calls_of('reset_state')
     assert result['status'] == db_api.EVAC_DONE
     assert result['target_host'] == 'hostB'
     assert _row(db, ctx, 'i1').evacuate_calls == 0
+
+
+@pytest.mark.parametrize('migration', [
+    None,
+    fakes.FakeMigration(source_compute=HOST, status='failed',
+                        created_at='2026-01-01T00:00:00')])
+def test_evacuate_stuck_rebuild_is_reset_and_evacuated(make_ctx, compute,
+                                                       db, migration):
+    """A rebuild the dead host was running (no live evacuation record) is
+    stuck: reset, then evacuated."""
+    compute.add_instance('i1', task_state='rebuilding')
+    if migration:
+        compute.migrations['i1'] = [migration]
+    ctx = make_ctx()
+    result = _evacuate(ctx, compute, 'i1')
+    assert compute.calls_of('reset_state') == [('reset_state', 'i1',
+                                                'active')]
+    assert compute.calls_of('evacuate') == [('evacuate', 'i1', None)]
+    assert result['status'] == db_api.EVAC_DONE
 
 
 def _issued_before(db, ctx, iid):
@@ -736,6 +795,10 @@ def _outcome(ctx, db, statuses):
 
 
 def test_record_outcome_completed(make_ctx, db, dispatcher, host_spec):
+    """``skipped`` is only ever a policy exclusion now (ListInstances
+    records anything else left on the host as failed, see
+    test_list_instances_records_rows_and_skips), so it does not make the
+    recovery an error."""
     db.add_host(host_spec)
     ctx = make_ctx()
     result = _outcome(ctx, db, {'a': db_api.EVAC_DONE,
@@ -781,3 +844,361 @@ def test_record_outcome_timestamps_from_rows(make_ctx, db):
     rec = db.get_recovery(ctx.recovery_id)
     assert rec.first_evacuation_at == t0
     assert rec.last_confirmed_at == t0 + datetime.timedelta(seconds=10)
+
+
+# -- resets, locks, cascades, microversions -----------------------------------
+
+@pytest.mark.parametrize('vm_state, task_state, end_stopped, reset_to, '
+                         'back, after', [
+                             ('paused', None, False, 'active', 'active', []),
+                             ('paused', None, True, 'active', 'active',
+                              ['start']),
+                             ('suspended', None, False, 'active', 'active',
+                              []),
+                             ('rescued', None, True, 'active', 'active',
+                              ['start']),
+                             ('resized', None, False, 'active', 'active', []),
+                             ('active', 'rebooting', False, 'active',
+                              'active', []),
+                             ('stopped', 'powering-on', False, 'active',
+                              'stopped', ['stop']),
+                             ('stopped', 'powering-on', True, 'active',
+                              'stopped', []),
+                             ('shelved', None, False, 'active', 'stopped',
+                              ['stop']),
+                         ])
+def test_evacuate_resets_what_nova_refuses(make_ctx, db, dispatcher,
+                                           vm_state, task_state, end_stopped,
+                                           reset_to, back, after):
+    fc = fakes.FakeCompute(end_stopped=end_stopped)
+    fc.add_instance('r1', vm_state=vm_state, task_state=task_state)
+    ctx = make_ctx(compute=fc)
+    result = _evacuate(ctx, fc, 'r1')
+    assert result['status'] == db_api.EVAC_DONE, result
+    names = [c[0] for c in fc.calls if c[0] in (
+        'reset_state', 'evacuate', 'start', 'stop')]
+    assert names == ['reset_state', 'evacuate'] + after
+    assert fc.calls_of('reset_state') == [('reset_state', 'r1', reset_to)]
+    assert (fc.instances['r1']['host'], fc.instances['r1']['vm_state'],
+            fc.instances['r1']['task_state']) == ('hostB', back, None)
+    row = _row(db, ctx, 'r1')
+    assert row.original_vm_state == vm_state
+    assert row.reason.startswith('reset from vm_state %s' % vm_state)
+    assert row.reason.endswith('comes back %s' % back)
+    [reset] = dispatcher.of_type(events.INSTANCE_RESET)
+    assert reset.payload == {'instance_id': 'r1', 'instance_name': 'vm-r1',
+                             'vm_state': vm_state, 'task_state': task_state,
+                             'reset_to': reset_to, 'comes_back': back}
+    types = dispatcher.types()
+    assert types.index(events.INSTANCE_RESET) < types.index(
+        events.INSTANCE_EVACUATE_STARTED)
+
+
+@pytest.mark.parametrize('end_stopped', [False, True])
+def test_evacuate_error_with_stuck_task_is_reset_to_error(make_ctx,
+                                                          end_stopped):
+    fc = fakes.FakeCompute(end_stopped=end_stopped)
+    fc.add_instance('e1', vm_state='error', task_state='rebuilding')
+    result = _evacuate(make_ctx(compute=fc), fc, 'e1')
+    assert result['status'] == db_api.EVAC_DONE
+    assert fc.calls_of('reset_state') == [('reset_state', 'e1', 'error'),
+                                          ('reset_state', 'e1', 'error')]
+    assert fc.instances['e1']['vm_state'] == 'error'
+
+
+def test_evacuate_already_reset_by_a_killed_run_is_not_reset_again(
+        make_ctx, compute, db):
+    compute.add_instance('p1', vm_state='paused')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['p1']
+    compute.reset_state('p1', 'active')        # the killed run got this far
+    compute.calls.clear()
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_DONE
+    assert not compute.calls_of('reset_state')
+    assert compute.calls_of('evacuate') == [('evacuate', 'p1', None)]
+    # the row still says it was reset (from the plan)
+    assert _row(db, ctx, 'p1').reason.startswith('reset from vm_state '
+                                                 'paused')
+
+
+def test_evacuate_locks_then_unlocks(make_ctx, compute, db):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    result = _evacuate(ctx, compute, 'i1')
+    assert result['status'] == db_api.EVAC_DONE
+    names = [c[0] for c in compute.calls if c[0] in (
+        'lock', 'evacuate', 'unlock')]
+    assert names == ['lock', 'evacuate', 'unlock']
+    [lock] = compute.calls_of('lock')
+    assert lock[2].startswith('vmha: evacuating from failed host %s' % HOST)
+    assert ctx.recovery_id in lock[2]
+    assert compute.instances['i1']['locked'] is False
+
+
+def test_evacuate_leaves_the_owners_lock(make_ctx, compute):
+    compute.add_instance('i1', locked=True, locked_reason='owner: keep')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert result['status'] == db_api.EVAC_DONE
+    assert not compute.calls_of('lock') and not compute.calls_of('unlock')
+    assert (compute.instances['i1']['locked'],
+            compute.instances['i1']['locked_reason']) == (True, 'owner: keep')
+
+
+def test_evacuate_takes_over_a_lock_vmha_left(make_ctx, compute):
+    """A lock of another vmha run (a crash, or the first host's recovery
+    in a cascade) is vmha's to lift."""
+    compute.add_instance('i1', locked=True,
+                         locked_reason='vmha: evacuating from failed host '
+                                       'hostZ (recovery r0)')
+    _evacuate(make_ctx(), compute, 'i1')
+    assert not compute.calls_of('lock')
+    assert compute.calls_of('unlock') == [('unlock', 'i1')]
+
+
+def test_evacuate_unlocks_after_a_failed_evacuation(make_ctx, compute):
+    compute.add_instance('i1')
+    compute.fail_evacuate['i1'] = exception.EvacuateRefused(
+        instance='i1', reason='HTTP 409 Cannot evacuate instance in state '
+        'building')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert result['status'] == db_api.EVAC_FAILED
+    assert compute.calls_of('unlock') == [('unlock', 'i1')]
+    assert compute.instances['i1']['locked'] is False
+
+
+def test_evacuate_goes_on_when_the_lock_fails(make_ctx, compute):
+    compute.add_instance('i1')
+    compute.fail['lock'] = exception.NovaError(reason='HTTP 500 lock')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert result['status'] == db_api.EVAC_DONE
+    assert compute.calls_of('evacuate') == [('evacuate', 'i1', None)]
+    assert not compute.calls_of('unlock')
+
+
+def test_evacuate_unlock_failure_is_not_an_evacuation_failure(make_ctx,
+                                                              compute):
+    compute.add_instance('i1')
+    compute.fail['unlock'] = exception.NovaError(reason='HTTP 500 unlock')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert result['status'] == db_api.EVAC_DONE
+
+
+def test_evacuate_does_not_lock_below_2_73(make_ctx):
+    """Without locked_reason vmha could not tell its lock from the
+    owner's after a crash: it does not lock at all."""
+    fc = fakes.FakeCompute(locks_with_reason=False)
+    fc.add_instance('i1')
+    assert _evacuate(make_ctx(compute=fc), fc, 'i1')['status'] == \
+        db_api.EVAC_DONE
+    assert not fc.calls_of('lock') and not fc.calls_of('unlock')
+
+
+class StartHangs(fakes.FakeCompute):
+    """2.95: lands stopped on hostB; the start vmha sends never finishes
+    because hostB died in turn."""
+
+    def start(self, iid):
+        self._record('start', iid)
+        self.instances[iid]['task_state'] = 'powering-on'
+
+
+@pytest.mark.parametrize('how', ['forced_down', 'down', 'recovering'])
+def test_evacuate_hands_over_to_a_failed_target(make_ctx, db, dispatcher,
+                                                 how):
+    fc = StartHangs(end_stopped=True)
+    fc.add_instance('i1')
+    ctx = make_ctx(compute=fc)
+    if how == 'forced_down':
+        fc.services['hostB'].update(forced_down=True, state='down')
+    elif how == 'down':
+        fc.services['hostB']['state'] = 'down'
+    else:
+        db.create_recovery('rec-b', 'hostB', 2)
+    clock = FakeClock()
+    result = _evacuate(ctx, fc, 'i1', sleep=clock.sleep, clock=clock)
+    assert result == {'id': 'i1', 'status': db_api.EVAC_HANDED_OVER,
+                      'target_host': 'hostB'}
+    assert clock.now < ctx.conf.evacuation.confirm_timeout   # no waiting
+    row = _row(db, ctx, 'i1')
+    assert row.status == db_api.EVAC_HANDED_OVER
+    assert row.reason.startswith('now on hostB, whose own recovery takes '
+                                 'it over')
+    [event] = dispatcher.of_type(events.INSTANCE_HANDED_OVER)
+    assert event.payload['target_host'] == 'hostB'
+    assert not dispatcher.of_type(events.INSTANCE_EVACUATE_FAILED)
+    assert fc.calls_of('unlock') == [('unlock', 'i1')]
+    # a rerun (resume) does not evacuate it again
+    fc.calls.clear()
+    again = evacuation.EvacuateInstance(ctx, _row_entry(ctx, fc)).execute()
+    assert again['status'] == db_api.EVAC_HANDED_OVER
+    assert not fc.calls_of('evacuate')
+
+
+def _row_entry(ctx, compute):
+    return {'id': 'i1', 'name': 'vm-i1', 'vm_state': 'active',
+            'restore': 'active'}
+
+
+def test_evacuate_on_a_healthy_target_is_not_handed_over(make_ctx, db):
+    fc = StartHangs(end_stopped=True)
+    fc.add_instance('i1')
+    db.create_recovery('old-b', 'hostB', 2)
+    db.update_recovery('old-b', state=db_api.COMPLETED)
+    clock = FakeClock()
+    result = _evacuate(make_ctx(compute=fc), fc, 'i1', sleep=clock.sleep,
+                       clock=clock)
+    assert result['status'] == db_api.EVAC_FAILED
+    assert 'did not complete its evacuation' in result['error']
+
+
+@pytest.mark.parametrize('end_stopped, hint', [(True, True), (False, False)])
+def test_evacuate_timeout_says_when_it_may_land_shutoff(make_ctx, end_stopped,
+                                                        hint):
+    fc = fakes.FakeCompute(end_stopped=end_stopped)
+    fc.add_instance('i1')
+    fc.never_lands.add('i1')
+    clock = FakeClock()
+    result = _evacuate(make_ctx(compute=fc), fc, 'i1', sleep=clock.sleep,
+                       clock=clock)
+    assert result['status'] == db_api.EVAC_FAILED
+    assert ('leaves it SHUTOFF' in result['error']) is hint
+    assert ('openstack server start i1' in result['error']) is hint
+
+
+def test_record_outcome_handed_over_is_not_left_behind(make_ctx, db):
+    ctx = make_ctx()
+    result = _outcome(ctx, db, {'a': db_api.EVAC_DONE,
+                                'b': db_api.EVAC_HANDED_OVER,
+                                'c': db_api.EVAC_SKIPPED})
+    assert result['state'] == db_api.COMPLETED
+
+
+def test_evacuate_again_when_the_rebuild_target_fails_mid_rebuild(
+        make_ctx, compute, db):
+    """Nova moves ``host`` only at the end of a rebuild: an instance whose
+    rebuild was heading to hostB when hostB failed stays on the failed host
+    with task_state rebuilding forever. Once hostB is isolated (forced
+    down), it is reset and evacuated again, once."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    evacuate = compute.evacuate
+
+    def heads_to_hostb_then_dies(iid, **kwargs):
+        if compute.calls_of('evacuate'):              # the second request
+            compute.migrations[iid].insert(0, fakes.FakeMigration(
+                source_compute=HOST, status='accepted', dest_compute='hostC',
+                created_at=_nova_time(db_api.utcnow())))
+            return evacuate(iid, **kwargs)
+        compute._record('evacuate', iid, None)
+        issued = db.get_evacuation(ctx.recovery_id, iid).issued_at
+        compute.instances[iid]['task_state'] = 'rebuilding'
+        compute.migrations[iid] = [fakes.FakeMigration(
+            source_compute=HOST, status='pre-migrating',
+            dest_compute='hostB', created_at=_nova_time(issued))]
+        compute.services['hostB'].update(forced_down=True, state='down')
+        return '2.95'
+
+    compute.evacuate = heads_to_hostb_then_dies
+    compute.services['hostC'] = {'state': 'up', 'status': 'enabled',
+                                 'forced_down': False}
+    clock = FakeClock()
+    result = evacuation.EvacuateInstance(ctx, entry, sleep=clock.sleep,
+                                         clock=clock).execute()
+    assert result['status'] == db_api.EVAC_DONE, result
+    assert len(compute.calls_of('evacuate')) == 2
+    assert compute.calls_of('reset_state') == [('reset_state', 'i1',
+                                                'active')]
+    assert _row(db, ctx, 'i1').evacuate_calls == 2
+
+
+def test_rebuild_heading_to_a_live_host_is_followed(make_ctx, compute, db):
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    compute.start_rebuild('i1', polls=3)
+    compute.migrations['i1'] = [fakes.FakeMigration(
+        source_compute=HOST, status='migrating', dest_compute='hostB',
+        created_at='2026-01-01T00:00:00')]
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_DONE
+    assert not compute.calls_of('evacuate')
+    assert not compute.calls_of('reset_state')
+
+
+def test_resumed_task_leaves_another_recoverys_lock(make_ctx, compute, db):
+    """Handed over, then this recovery resumes: the lock the next host's
+    recovery holds now is not this one's to lift."""
+    compute.add_instance('i1', host='hostB', locked=True,
+                         locked_reason='vmha: evacuating from failed host '
+                                       'hostB (recovery rec-b)')
+    ctx = make_ctx()
+    db.save_evacuation(ctx.recovery_id, 'i1', source_host=HOST,
+                       status=db_api.EVAC_HANDED_OVER, target_host='hostB')
+    entry = {'id': 'i1', 'name': 'vm-i1', 'vm_state': 'active'}
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_HANDED_OVER
+    assert not compute.calls_of('unlock')
+    assert compute.instances['i1']['locked'] is True
+
+
+def test_resumed_mid_evacuation_unlocks_the_lock_it_took(make_ctx, compute,
+                                                         db):
+    """Killed while waiting for the rebuild: the resumed task follows the
+    evacuation (no second request) and lifts the lock the killed run took."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = _plan(ctx, compute)['i1']
+    first = evacuation.EvacuateInstance(ctx, entry)
+    compute.never_lands.add('i1')
+    first._wait_landed = lambda deadline: (_ for _ in ()).throw(
+        SystemExit('killed'))
+    first._lock.release = lambda: None      # SIGKILL: no finally runs
+    with pytest.raises(SystemExit):
+        first.execute()
+    assert compute.instances['i1']['locked'] is True   # the crash left it
+    issued = db.get_evacuation(ctx.recovery_id, 'i1').issued_at
+    compute.migrations['i1'] = [fakes.FakeMigration(
+        source_compute=HOST, status='migrating', dest_compute='hostB',
+        created_at=_nova_time(issued))]
+    compute.never_lands.discard('i1')
+    compute.calls.clear()
+    result = evacuation.EvacuateInstance(ctx, entry).execute()
+    assert result['status'] == db_api.EVAC_DONE
+    assert not compute.calls_of('evacuate') and not compute.calls_of('lock')
+    assert compute.calls_of('unlock') == [('unlock', 'i1')]
+    assert compute.instances['i1']['locked'] is False
+
+
+def test_fallback_to_2_94_keeps_the_power_state_rule(make_ctx):
+    """Negotiated 2.95+, but Nova took the request at 2.94 (old computes):
+    the instance keeps its power state, so it is neither started again nor
+    announced as landing SHUTOFF."""
+    fc = fakes.FakeCompute(end_stopped=False)
+    fc.evacuates_to_stopped = True            # the negotiated version
+    fc.add_instance('i1')
+    fc.add_instance('i2')
+    fc.never_lands.add('i2')
+    ctx = make_ctx(compute=fc)
+    plan = _plan(ctx, fc)
+    assert evacuation.EvacuateInstance(ctx, plan['i1']).execute()[
+        'status'] == db_api.EVAC_DONE
+    assert not fc.calls_of('start')
+    clock = FakeClock()
+    result = evacuation.EvacuateInstance(ctx, plan['i2'], sleep=clock.sleep,
+                                         clock=clock).execute()
+    assert result['status'] == db_api.EVAC_FAILED
+    assert 'SHUTOFF' not in result['error']
+
+
+def test_an_instance_waiting_for_room_is_unlocked(make_ctx, compute):
+    """NoValidHost: the instance waits (vmha.capacity) without vmha's lock,
+    so its owner keeps control of it meanwhile."""
+    compute.add_instance('i1')
+    compute.fail_evacuate['i1'] = exception.EvacuateRefused(
+        instance='i1', reason='HTTP 400 No valid host was found')
+    result = _evacuate(make_ctx(), compute, 'i1')
+    assert result['status'] == db_api.EVAC_WAITING
+    assert compute.calls_of('unlock') == [('unlock', 'i1')]
+    assert compute.instances['i1']['locked'] is False

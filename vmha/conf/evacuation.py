@@ -26,7 +26,9 @@ OPTS = [
             (POLICY_SCHEDULER, 'Nova\'s scheduler picks the target host.'),
             (POLICY_FIXED, 'Each failed host has a fixed target host in '
              'target_hosts (a reserved/spare host); Nova still validates '
-             'it.'),
+             'it. Needs compute API microversion 2.29 or later (below it '
+             'Nova forces the host past its scheduler): refused with a '
+             'configuration error otherwise.'),
         ],
         help='How the target host of an evacuation is chosen.'),
     cfg.DictOpt(

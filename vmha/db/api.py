@@ -42,6 +42,8 @@ EVAC_FAILED = 'failed'
 EVAC_SKIPPED = 'skipped'
 # Nova found no host with room (NoValidHost): retried later (vmha.capacity)
 EVAC_WAITING = 'waiting'
+#: left the failed host for a host that failed too, whose recovery takes it
+EVAC_HANDED_OVER = 'handed_over'
 
 # Recovery phase columns, in flow order
 PHASES = ('detected_at', 'started_at', 'fenced_at', 'service_down_at',

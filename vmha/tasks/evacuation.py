@@ -3,6 +3,11 @@
 One task per instance, run in parallel (bounded by ``[evacuation]
 max_workers``). A failure is recorded and returned, never raised: one
 instance that cannot be evacuated must not stop (or revert) the others.
+
+An instance Nova would refuse as it is (see :mod:`vmha.policy`) is reset
+first; the instance is locked while it is evacuated (:mod:`vmha.tasks.
+locking`); and an instance that reached a host which failed in turn (a
+cascade) is handed over to that host's recovery instead of being waited for.
 """
 
 import datetime
@@ -17,6 +22,7 @@ from vmha import events
 from vmha import exception
 from vmha import policy
 from vmha.tasks import base
+from vmha.tasks import locking
 
 LOG = logging.getLogger(__name__)
 
@@ -26,10 +32,15 @@ REBUILD_TASK_STATES = ('rebuilding', 'rebuild_block_device_mapping',
 LIVE_MIGRATION_STATUSES = ('accepted', 'pre-migrating', 'migrating', 'done',
                            'completed')
 FAILED_MIGRATION_STATUSES = ('failed', 'error')
+# polls of a rebuild between two checks that its target host is still alive
+DEAD_END_CHECK_EVERY = 10
+# evacuation migration statuses of a rebuild still under way
+RUNNING_MIGRATION_STATUSES = ('accepted', 'pre-migrating', 'migrating')
 
 
 class EvacuateInstance(base.RecoveryTask):
-    """Evacuate, confirm on another host, restore the original state.
+    """Reset if need be, lock, evacuate, confirm on another host, bring
+    back the state :mod:`vmha.policy` promises, unlock.
 
     Idempotent: before asking Nova, it checks whether the instance already
     left the failed host, is being rebuilt, or whether an evacuate request
@@ -42,33 +53,50 @@ class EvacuateInstance(base.RecoveryTask):
         self.entry = entry
         self._sleep = sleep
         self._clock = clock
+        self._lock = locking.InstanceLock(ctx, entry['id'])
+        #: did the request this run sent land the instance stopped (2.95+)?
+        self._lands_stopped = None
+        self._reset_note = None
+        self._rebuild_polls = 0
 
     @property
     def instance_id(self):
         return self.entry['id']
 
+    @property
+    def comes_back(self):
+        """The vm_state the instance must end in (plans persisted before
+        resets existed have no ``restore``: their original state)."""
+        return self.entry.get('restore') or self.entry['vm_state']
+
     def execute(self):
         done = self._confirmed_before()
         if done:
+            self._lock.release_if_left()
             return done
         conf = self.ctx.conf.evacuation
         deadline = self._clock() + conf.confirm_timeout
         self._save(status=db_api.EVAC_IN_PROGRESS, started_at=db_api.utcnow())
         try:
             self._request_evacuation()
-            final = self._wait_landed(deadline)
+            try:
+                final = self._wait_landed(deadline)
+            except RebuildTargetFailed as dead_end:
+                LOG.warning('Recovery %s: instance %s: %s; evacuating it '
+                            'again', self.ctx.recovery_id, self.instance_id,
+                            dead_end)
+                self._request_evacuation()
+                final = self._wait_landed(deadline)
             final = self._restore_state(final, deadline)
+        except exception.HandedOver as handover:
+            return self._handed_over(handover)
         except Exception as err:  # one instance never stops the others
             if capacity.is_no_valid_host(err):   # waits for room, or a spare
                 return capacity.no_room(self, err)
             return self._failed(err)
-        self._save(status=db_api.EVAC_DONE, target_host=final.host,
-                   confirmed_at=db_api.utcnow(), reason=None)
-        self.ctx.emit(events.INSTANCE_EVACUATED, instance_id=final.id,
-                      instance_name=final.name, target_host=final.host,
-                      vm_state=final.vm_state)
-        return {'id': final.id, 'status': db_api.EVAC_DONE,
-                'target_host': final.host}
+        finally:
+            self._lock.release()
+        return self._confirmed(final)
 
     def revert(self, result, **kwargs):
         LOG.warning('Recovery %s reverted after instance %s was handled '
@@ -79,38 +107,43 @@ class EvacuateInstance(base.RecoveryTask):
 
     def _confirmed_before(self):
         """The result of an earlier run killed after it confirmed the
-        instance but before taskflow saved that: nothing to do again, and
-        no second "evacuated" notification."""
+        instance (or handed it over) but before taskflow saved that: nothing
+        to do again, and no second notification."""
         record = self.ctx.db.get_evacuation(self.ctx.recovery_id,
                                             self.instance_id)
-        if record is None or record.status != db_api.EVAC_DONE:
+        if record is None or record.status not in (db_api.EVAC_DONE,
+                                                   db_api.EVAC_HANDED_OVER):
             return None
-        LOG.info('Instance %s was already evacuated and confirmed on %s',
-                 self.instance_id, record.target_host)
-        return {'id': self.instance_id, 'status': db_api.EVAC_DONE,
+        LOG.info('Instance %s was already %s (%s)', self.instance_id,
+                 record.status, record.target_host)
+        return {'id': self.instance_id, 'status': record.status,
                 'target_host': record.target_host}
 
     def _request_evacuation(self):
         inst = self.ctx.compute.get_instance(self.instance_id)
+        self._lock.take(inst)
         if inst.host != self.host:
             LOG.info('Instance %s already left %s (now on %s)', inst.id,
                      self.host, inst.host)
-            return
-        if inst.task_state in REBUILD_TASK_STATES:
-            LOG.info('Instance %s is already being rebuilt', inst.id)
             return
         if self._request_reached_nova():
             LOG.info('Evacuation of instance %s was already requested',
                      inst.id)
             return
+        if (inst.task_state in REBUILD_TASK_STATES
+                and self._rebuild_under_way()):
+            LOG.info('Instance %s is already being rebuilt', inst.id)
+            return
+        self._reset(inst)
         self.ctx.db.count_evacuate_call(self.ctx.recovery_id, inst.id)
         self.ctx.mark_phase('first_evacuation_at')
         try:
-            self.ctx.compute.evacuate(
+            version = self.ctx.compute.evacuate(
                 inst.id,
                 target_host=(self.entry.get('target_host') or  # a spare
                              policy.target_host(self.ctx.conf, self.host)),
                 on_shared_storage=self.ctx.conf.evacuation.on_shared_storage)
+            self._lands_stopped = _lands_stopped(version)
         except exception.NovaUnavailable as err:
             # the connection broke: did Nova take the request before it did?
             if not self._request_reached_nova():
@@ -120,6 +153,23 @@ class EvacuateInstance(base.RecoveryTask):
                         inst.id, err)
         self.ctx.emit(events.INSTANCE_EVACUATE_STARTED, instance_id=inst.id,
                       instance_name=inst.name)
+
+    def _reset(self, inst):
+        """os-resetState an instance Nova would not evacuate as it is; the
+        host is isolated, so its recorded state is only what the dead host
+        was doing (see :mod:`vmha.policy`)."""
+        target = policy.reset_target(inst)
+        if target is None:
+            return
+        self._reset_note = policy.reset_note(inst, target, self.comes_back)
+        LOG.warning('Recovery %s: instance %s: %s', self.ctx.recovery_id,
+                    inst.id, self._reset_note)
+        self.ctx.compute.reset_state(inst.id, target)
+        self._save(reason=self._reset_note)
+        self.ctx.emit(events.INSTANCE_RESET, instance_id=inst.id,
+                      instance_name=inst.name, vm_state=inst.vm_state,
+                      task_state=inst.task_state, reset_to=target,
+                      comes_back=self.comes_back)
 
     def _request_reached_nova(self):
         """Did an earlier run of this task get an evacuate through to Nova?"""
@@ -132,17 +182,44 @@ class EvacuateInstance(base.RecoveryTask):
         for migration in self.ctx.compute.list_evacuations(self.instance_id):
             if (migration.source_compute == self.host
                     and migration.status in LIVE_MIGRATION_STATUSES
-                    and migration.created_at >= since[:19]):
+                    and migration.created_at >= since[:19]
+                    and not self._dead_end(migration)):
                 return True
         return False
 
+    def _dead_end(self, migration):
+        """Is this unfinished rebuild heading to a host that failed and is
+        isolated (a cascade)? Nothing will finish it: the instance is
+        evacuated again, from the host it never left."""
+        if migration.status not in RUNNING_MIGRATION_STATUSES:
+            return False
+        dest = getattr(migration, 'dest_compute', None)
+        if not dest or dest == self.host:
+            return False
+        return bool(_isolated_host(self.ctx, dest))
+
+    def _rebuild_under_way(self):
+        """Is a rebuild task state an evacuation from this host (someone
+        else's) that Nova is still running? Without such a record it is a
+        rebuild the dead host was doing: stuck, to be reset."""
+        for migration in self.ctx.compute.list_evacuations(self.instance_id):
+            if migration.source_compute == self.host:   # newest first
+                return (migration.status in RUNNING_MIGRATION_STATUSES
+                        and not self._dead_end(migration))
+        return False
+
     def _poll(self, check, deadline):
-        """Poll get_instance until ``check(instance)`` is truthy."""
+        """Poll get_instance until ``check(instance)`` is truthy.
+
+        Raises HandedOver when the instance waits on another host that
+        failed in turn: its own recovery takes it over.
+        """
         interval = self.ctx.conf.evacuation.confirm_interval
         while True:
             inst = self.ctx.compute.get_instance(self.instance_id)
             if check(inst):
                 return inst
+            self._check_cascade(inst)
             if self._clock() >= deadline:
                 raise exception.EvacuationTimeout(
                     instance=inst.id,
@@ -150,6 +227,29 @@ class EvacuateInstance(base.RecoveryTask):
                     status=inst.status, host=inst.host,
                     task_state=inst.task_state)
             self._sleep(interval)
+
+    def _check_cascade(self, inst):
+        """The instance waits on a host that failed: on another host, that
+        host's recovery takes it over; still on this one (its rebuild was
+        heading to the failed host), it is evacuated again."""
+        if inst.host is None:
+            return
+        if inst.host != self.host:
+            why = _failed_host(self.ctx, inst.host)
+            if why:
+                raise exception.HandedOver(host=inst.host, why=why)
+            return
+        self._rebuild_polls += 1
+        if (inst.task_state not in REBUILD_TASK_STATES
+                or self._rebuild_polls % DEAD_END_CHECK_EVERY):
+            return
+        for migration in self.ctx.compute.list_evacuations(self.instance_id):
+            if migration.source_compute == self.host:   # newest first
+                if self._dead_end(migration):
+                    raise RebuildTargetFailed(
+                        'its rebuild on %s stopped when that host failed'
+                        % migration.dest_compute)
+                return
 
     def _wait_landed(self, deadline):
         """Wait until the rebuild finished; fail if it left it on the host.
@@ -182,27 +282,29 @@ class EvacuateInstance(base.RecoveryTask):
         return True   # no record: nothing is rebuilding it
 
     def _restore_state(self, inst, deadline):
-        """Bring the instance back to its pre-failure vm_state.
+        """Bring the instance to the state it comes back in (its
+        pre-failure vm_state, or what :mod:`vmha.policy` says for a reset
+        one).
 
         From microversion 2.95 Nova leaves evacuated instances stopped: start
         those that were running. ERROR instances are set back to ERROR.
         """
-        original = self.entry['vm_state']
-        if original == inst.vm_state:
+        wanted = self.comes_back
+        if wanted == inst.vm_state:
             return inst
-        if (original == compute.VM_ACTIVE
+        if (wanted == compute.VM_ACTIVE
                 and inst.vm_state == compute.VM_STOPPED):
             self.ctx.compute.start(inst.id)
-        elif (original == compute.VM_STOPPED
+        elif (wanted == compute.VM_STOPPED
               and inst.vm_state == compute.VM_ACTIVE):
             self.ctx.compute.stop(inst.id)
-        elif original == compute.VM_ERROR:
+        elif wanted == compute.VM_ERROR:
             self.ctx.compute.reset_state(inst.id, 'error')
         else:
             raise exception.EvacuationFailed(
                 instance=inst.id, reason='landed on %s in state %s, expected '
-                '%s' % (inst.host, inst.vm_state, original))
-        return self._poll(lambda i: (i.vm_state == original
+                '%s' % (inst.host, inst.vm_state, wanted))
+        return self._poll(lambda i: (i.vm_state == wanted
                                      and i.task_state is None), deadline)
 
     # -- bookkeeping --------------------------------------------------------
@@ -211,12 +313,98 @@ class EvacuateInstance(base.RecoveryTask):
         self.ctx.db.save_evacuation(self.ctx.recovery_id, self.instance_id,
                                     **fields)
 
+    def _outcome_note(self):
+        """What the evacuation row keeps once the instance is back: the
+        reset it needed, if any."""
+        if self._reset_note:
+            return self._reset_note
+        return self.entry.get('reason') if self.entry.get('reset_to') \
+            else None
+
+    def _confirmed(self, final):
+        self._save(status=db_api.EVAC_DONE, target_host=final.host,
+                   confirmed_at=db_api.utcnow(), reason=self._outcome_note())
+        self.ctx.emit(events.INSTANCE_EVACUATED, instance_id=final.id,
+                      instance_name=final.name, target_host=final.host,
+                      vm_state=final.vm_state)
+        return {'id': final.id, 'status': db_api.EVAC_DONE,
+                'target_host': final.host}
+
+    def _handed_over(self, handover):
+        host = handover.kwargs['host']
+        LOG.warning('Recovery %s: instance %s %s', self.ctx.recovery_id,
+                    self.instance_id, handover)
+        self._save(status=db_api.EVAC_HANDED_OVER, target_host=host,
+                   reason=str(handover))
+        self.ctx.emit(events.INSTANCE_HANDED_OVER,
+                      instance_id=self.instance_id,
+                      instance_name=self.entry['name'], target_host=host,
+                      reason=str(handover))
+        return {'id': self.instance_id, 'status': db_api.EVAC_HANDED_OVER,
+                'target_host': host}
+
     def _failed(self, err):
+        error = str(err)
+        if (isinstance(err, exception.EvacuationTimeout)
+                and self._may_land_stopped()
+                and self.comes_back == compute.VM_ACTIVE):
+            error += ('; from microversion 2.95 Nova leaves it SHUTOFF when '
+                      'its rebuild ends: start it then (openstack server '
+                      'start %s)' % self.instance_id)
         LOG.error('Recovery %s: evacuation of instance %s failed: %s',
-                  self.ctx.recovery_id, self.instance_id, err)
-        self._save(status=db_api.EVAC_FAILED, reason=str(err))
+                  self.ctx.recovery_id, self.instance_id, error)
+        self._save(status=db_api.EVAC_FAILED, reason=error)
         self.ctx.emit(events.INSTANCE_EVACUATE_FAILED,
                       instance_id=self.instance_id,
-                      instance_name=self.entry['name'], error=str(err))
+                      instance_name=self.entry['name'], error=error)
         return {'id': self.instance_id, 'status': db_api.EVAC_FAILED,
-                'error': str(err)}
+                'error': error}
+
+    def _may_land_stopped(self):
+        if self._lands_stopped is not None:
+            return self._lands_stopped
+        return bool(self.ctx.compute.evacuates_to_stopped)
+
+
+class RebuildTargetFailed(exception.VmhaError):
+    """The host an instance was being rebuilt on failed mid-rebuild."""
+
+
+def _isolated_host(ctx, host):
+    """Is ``host`` failed *and* isolated, so that nothing it started can
+    finish: forced down in Nova, or fenced by a vmha recovery?"""
+    try:
+        if ctx.compute.get_service(host).forced_down:
+            return 'forced down'
+    except exception.VmhaError as err:
+        LOG.debug('Cannot read the service of %s: %s', host, err)
+    recoveries = ctx.db.list_recoveries(host=host, limit=1)
+    if recoveries and recoveries[0].fence_confirmed:
+        return 'fenced by recovery %s' % recoveries[0].id
+    return None
+
+
+def _lands_stopped(version):
+    """Does an evacuation accepted at ``version`` land stopped (2.95+)?"""
+    if not isinstance(version, str):
+        return None   # a facade that does not say (tests, wrappers)
+    return (compute.api_versions.APIVersion(version)
+            >= compute.EVACUATE_TO_STOPPED_VERSION)
+
+
+def _failed_host(ctx, host):
+    """Why ``host`` counts as failed (None: it does not): Nova reports its
+    nova-compute down or forced down, or vmha is recovering it."""
+    try:
+        svc = ctx.compute.get_service(host)
+    except exception.VmhaError as err:
+        LOG.debug('Cannot read the service of %s: %s', host, err)
+        svc = None
+    if svc is not None and svc.forced_down:
+        return 'its nova-compute is forced down'
+    if svc is not None and svc.is_down:
+        return 'its nova-compute is down'
+    recoveries = ctx.db.list_recoveries(host=host, limit=1)
+    if recoveries and recoveries[0].state in db_api.ACTIVE_STATES:
+        return 'vmha is recovering it (recovery %s)' % recoveries[0].id
+    return None

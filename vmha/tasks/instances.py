@@ -29,13 +29,25 @@ class ListInstances(base.RecoveryTask):
         return entries
 
     def _record(self, entry):
-        skipped = entry['action'] == policy.SKIP
+        """One row per instance: pending (with the reset it will need, if
+        any), skipped by policy, or failed when it cannot be evacuated at
+        all (that makes the recovery ``completed_with_errors``)."""
+        status = _STATUS[entry['action']]
         self.ctx.db.save_evacuation(
             self.ctx.recovery_id, entry['id'], instance_name=entry['name'],
             source_host=self.host, original_vm_state=entry['vm_state'],
-            status=db_api.EVAC_SKIPPED if skipped else db_api.EVAC_PENDING,
-            reason=entry['reason'])
-        if skipped:
+            status=status, reason=entry['reason'])
+        if status == db_api.EVAC_SKIPPED:
             self.ctx.emit(events.INSTANCE_SKIPPED, instance_id=entry['id'],
                           instance_name=entry['name'],
                           reason=entry['reason'])
+        elif status == db_api.EVAC_FAILED:
+            self.ctx.emit(events.INSTANCE_EVACUATE_FAILED,
+                          instance_id=entry['id'],
+                          instance_name=entry['name'],
+                          error=entry['reason'])
+
+
+_STATUS = {policy.EVACUATE: db_api.EVAC_PENDING,
+           policy.SKIP: db_api.EVAC_SKIPPED,
+           policy.LEAVE: db_api.EVAC_FAILED}

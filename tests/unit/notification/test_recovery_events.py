@@ -39,7 +39,7 @@ PROMISED = {
     events.RECOVERY_STARTED, events.RECOVERY_COMPLETED,
     events.RECOVERY_COMPLETED_WITH_ERRORS, events.RECOVERY_FAILED,
     events.INSTANCE_EVACUATED, events.INSTANCE_EVACUATE_FAILED,
-    events.INSTANCE_SKIPPED,
+    events.INSTANCE_SKIPPED, events.INSTANCE_RESET,
 }
 DOC = pathlib.Path(__file__).resolve().parents[3] / 'doc' / 'notifications.md'
 DETECTED_AT = datetime.datetime(2026, 1, 2, 3, 4, 5)
@@ -83,6 +83,7 @@ def cloud():
     compute.add_instance('off', vm_state='stopped')
     compute.add_instance('bad')
     compute.add_instance('paused', vm_state='paused')
+    compute.add_instance('gone', vm_state='soft-delete')
     compute.fail_evacuate['bad'] = exception.EvacuateRefused(
         instance='bad', reason=REFUSAL)
     compute.add_instance('solo', host='hostC')
@@ -154,8 +155,8 @@ def test_detected_recovery_with_errors_in_order(runs, conf):
         events.SERVICE_DISABLED, events.INSTANCE_SKIPPED]
     # the evacuations run in parallel: any order
     assert collections.Counter(types[6:-1]) == {
-        events.INSTANCE_EVACUATE_STARTED: 2, events.INSTANCE_EVACUATED: 2,
-        events.INSTANCE_EVACUATE_FAILED: 1}
+        events.INSTANCE_EVACUATE_STARTED: 3, events.INSTANCE_EVACUATED: 3,
+        events.INSTANCE_EVACUATE_FAILED: 1, events.INSTANCE_RESET: 1}
     assert types[-1] == events.RECOVERY_COMPLETED_WITH_ERRORS
 
     assert mixed.one(events.HOST_FAILURE_DETECTED).payload == {
@@ -173,10 +174,16 @@ def test_detected_recovery_with_errors_in_order(runs, conf):
 
 def test_instance_events_name_the_instance_and_why(runs):
     mixed = runs[0]
-    assert mixed.one(events.INSTANCE_SKIPPED, 'paused').payload == {
+    assert mixed.one(events.INSTANCE_SKIPPED, 'gone').payload == {
+        'instance_id': 'gone', 'instance_name': 'vm-gone',
+        'reason': 'being deleted by its owner (vm_state=soft-delete, '
+                  'task_state=None)'}
+    assert mixed.one(events.INSTANCE_RESET, 'paused').payload == {
         'instance_id': 'paused', 'instance_name': 'vm-paused',
-        'reason': 'vm_state paused cannot be evacuated'}
-    for iid, vm_state in (('ok', 'active'), ('off', 'stopped')):
+        'vm_state': 'paused', 'task_state': None, 'reset_to': 'active',
+        'comes_back': 'active'}
+    for iid, vm_state in (('ok', 'active'), ('off', 'stopped'),
+                          ('paused', 'active')):
         assert mixed.one(events.INSTANCE_EVACUATE_STARTED, iid).payload == {
             'instance_id': iid, 'instance_name': 'vm-' + iid}
         assert mixed.one(events.INSTANCE_EVACUATED, iid).payload == {
@@ -195,7 +202,7 @@ def test_instance_events_name_the_instance_and_why(runs):
 def test_outcome_events_carry_counts_and_error_text(runs):
     mixed, clean, unfenced = runs
     assert mixed.one(events.RECOVERY_COMPLETED_WITH_ERRORS).payload == {
-        'state': db_api.COMPLETED_WITH_ERRORS, db_api.EVAC_DONE: 2,
+        'state': db_api.COMPLETED_WITH_ERRORS, db_api.EVAC_DONE: 3,
         db_api.EVAC_FAILED: 1, db_api.EVAC_SKIPPED: 1,
         'error': '1 instance(s) not evacuated: vm-bad (bad): Nova refused '
                  'to evacuate instance bad: ' + REFUSAL}

@@ -56,6 +56,8 @@ NOTIFICATIONS = {
     events.MASS_FAILURE: (17, 'vmhaMassFailure'),
     events.AGENT_LOST: (18, 'vmhaAgentLost'),
     events.AGENT_RECOVERED: (19, 'vmhaAgentRecovered'),
+    events.INSTANCE_RESET: (21, 'vmhaInstanceReset'),
+    events.INSTANCE_HANDED_OVER: (22, 'vmhaInstanceHandedOver'),
     # capacity (vmha.capacity, vmha.reserved): numbered from 40 on
     events.INSTANCE_EVACUATE_WAITING: (40, 'vmhaInstanceEvacuateWaiting'),
     events.RECOVERY_RETRY_STARTED: (41, 'vmhaRecoveryRetryStarted'),
