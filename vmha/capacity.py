@@ -238,7 +238,8 @@ def _context(recoverer, rec, lease):
         compute=ownership.Guarded(recoverer.compute,
                                   ownership.COMPUTE_CHANGES, lease),
         db=recoverer.db, dispatcher=recoverer.dispatcher, fencer=None,
-        host=host, recovery_id=rec.id, level=rec.level)
+        host=host, recovery_id=rec.id, level=rec.level,
+        evacuation_slots=recoverer.evacuation_slots)
 
 
 def _source_back(ctx):

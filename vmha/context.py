@@ -5,6 +5,7 @@ task at flow-construction time. It is never persisted: on resume the runner
 builds a fresh one and the same flow, and taskflow restores the atoms' state.
 """
 
+import contextlib
 import dataclasses
 
 from vmha import events
@@ -25,6 +26,18 @@ class RecoveryContext:
     #: two independent signals said the host stopped (level 1 may then
     #: force it down without fencing)
     host_stopped: bool = False
+    #: slots shared by every recovery of the process: one per evacuation
+    #: in flight ([evacuation] max_in_flight); None: unbounded
+    evacuation_slots: object = None
+
+    @contextlib.contextmanager
+    def evacuation_slot(self):
+        """Hold one of the process's evacuation slots meanwhile."""
+        if self.evacuation_slots is None:
+            yield
+            return
+        with self.evacuation_slots:
+            yield
 
     def emit(self, event_type, **payload):
         """Record and notify one event of this recovery."""

@@ -8,6 +8,7 @@ left unfinished (completed steps are never run again).
 
 import dataclasses
 import datetime
+import threading
 import time
 import uuid
 
@@ -113,6 +114,10 @@ class Recoverer:
         #: seconds a lease lasts unless renewed: a dead owner's recovery is
         #: taken over that long after its last renewal
         self.lease_ttl = conf.jobboard.claim_timeout
+        #: one slot per evacuation in flight, shared by every recovery this
+        #: Recoverer runs at once ([evacuation] max_in_flight)
+        self.evacuation_slots = threading.BoundedSemaphore(
+            conf.evacuation.max_in_flight)
 
     # -- public -------------------------------------------------------------
 
@@ -338,7 +343,8 @@ class Recoverer:
             dispatcher=self.dispatcher,
             fencer=fencing.Fencer.from_conf(self.conf, driver), host=host,
             recovery_id=recovery_id, level=level,
-            host_stopped=bool(host_stopped))
+            host_stopped=bool(host_stopped),
+            evacuation_slots=self.evacuation_slots)
 
     def _emit_detected(self, ctx, detected_by):
         """Notify the failure with the detection time as recorded (the

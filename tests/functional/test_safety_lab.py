@@ -31,17 +31,19 @@ SOURCE = 'hostA'
 
 @pytest.fixture
 def start_cluster(tmp_path, lab_info, vmha_setup, sqlite_url, clean_lab):
-    """start(level, backend_url) -> (db, agents, monitor process), with
-    agents on every lab host and the monitor watching them."""
+    """start(level, backend_url, **options) -> (db, agents, monitor
+    process), with agents on every lab host and the monitor watching them;
+    ``options``: {'group.option': value} for the monitor's config."""
     conf, db = vmha_setup
     monitors, agent_sets = [], []
 
-    def start(level, backend_url=agentlib.REDIS_URL):
+    def start(level, backend_url=agentlib.REDIS_URL, **options):
+        options.update({'recovery.quick_evacuate_level': level,
+                        'coordination.backend_url': backend_url})
         config = lab_monitors.monitor_config(
             tmp_path / 'vmha.conf', lab_info, sqlite_url,
             agentlib.unique('vmha-safety'), tmp_path / 'monitor.log',
-            **{'recovery.quick_evacuate_level': level,
-               'coordination.backend_url': backend_url})
+            **options)
         conf(['--config-file', config], default_config_files=[])
         agents = agentlib.Agents(tmp_path, config, conf)
         agent_sets.append(agents)

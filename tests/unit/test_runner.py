@@ -256,3 +256,48 @@ def test_orphans_exclude_live_leases_however_old(db):
                        - db_api.datetime.timedelta(seconds=5))
     assert [r.id for r in db.orphaned_recoveries(grace=1.0)] == [
         'old-but-owned']
+
+
+class CountingCompute(fakes.FakeCompute):
+    """Counts evacuations in flight: requested and not yet landed."""
+
+    def __init__(self, **kwargs):
+        super().__init__(rebuild_polls=3, **kwargs)
+        self.in_flight = 0
+        self.most = 0
+
+    def evacuate(self, iid, target_host=None, on_shared_storage=False):
+        result = super().evacuate(iid, target_host, on_shared_storage)
+        with self.mutex:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        return result
+
+    def get_instance(self, iid):
+        before = self.instances[iid]['host']
+        inst = super().get_instance(iid)
+        if before != inst.host:          # it just landed
+            with self.mutex:
+                self.in_flight -= 1
+        return inst
+
+
+def test_evacuations_in_flight_are_bounded_across_recoveries(
+        make_recoverer, db, conf):
+    """Issue 13: a rack failing runs several recoveries at once; together
+    they never have more than [evacuation] max_in_flight evacuations in
+    flight."""
+    conf.set_override('max_in_flight', 2, 'evacuation')
+    conf.set_override('max_workers', 4, 'evacuation')
+    fc = CountingCompute(hosts=('h1', 'h2', 'h3', 'spare'))
+    for host in ('h1', 'h2', 'h3'):
+        db.add_host(inventory.HostSpec(name=host))
+        for n in range(4):
+            fc.add_instance('%s-%d' % (host, n), host=host)
+    pool = runner.InProcessRunner(make_recoverer(compute=fc), workers=3)
+    reports = [pool.start(host, 2) for host in ('h1', 'h2', 'h3')]
+    assert pool.wait(timeout=120)
+    assert [db.get_recovery(r.id).state for r in reports] == [
+        db_api.COMPLETED] * 3
+    assert len(fc.calls_of('evacuate')) == 12
+    assert fc.most == 2

@@ -17,8 +17,18 @@ OPTS = [
         default=16,
         min=1,
         max=256,
-        help='Evacuations run in parallel, at most this many at once. 1 '
-             'evacuates one instance after the other.'),
+        help='Evacuations of one recovery run in parallel, at most this '
+             'many at once. 1 evacuates one instance after the other.'),
+    cfg.IntOpt(
+        'max_in_flight',
+        default=32,
+        min=1,
+        max=1024,
+        help='Evacuations in flight (requested and not yet landed) across '
+             'every recovery this process runs at the same time. When a '
+             'rack fails, several recoveries run together: this bound '
+             'keeps them from flooding nova-api, the conductors and the '
+             'scheduler at once; the others wait for a slot.'),
     cfg.StrOpt(
         'target_host_policy',
         default=POLICY_SCHEDULER,

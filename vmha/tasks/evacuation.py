@@ -78,15 +78,8 @@ class EvacuateInstance(base.RecoveryTask):
         deadline = self._clock() + conf.confirm_timeout
         self._save(status=db_api.EVAC_IN_PROGRESS, started_at=db_api.utcnow())
         try:
-            self._request_evacuation()
-            try:
-                final = self._wait_landed(deadline)
-            except RebuildTargetFailed as dead_end:
-                LOG.warning('Recovery %s: instance %s: %s; evacuating it '
-                            'again', self.ctx.recovery_id, self.instance_id,
-                            dead_end)
-                self._request_evacuation()
-                final = self._wait_landed(deadline)
+            with self.ctx.evacuation_slot():
+                final = self._evacuate(deadline)
             final = self._restore_state(final, deadline)
         except exception.HandedOver as handover:
             return self._handed_over(handover)
@@ -97,6 +90,18 @@ class EvacuateInstance(base.RecoveryTask):
         finally:
             self._lock.release()
         return self._confirmed(final)
+
+    def _evacuate(self, deadline):
+        """Request the evacuation and wait until it landed (again once,
+        from the host it never left, if its rebuild target failed)."""
+        self._request_evacuation()
+        try:
+            return self._wait_landed(deadline)
+        except RebuildTargetFailed as dead_end:
+            LOG.warning('Recovery %s: instance %s: %s; evacuating it again',
+                        self.ctx.recovery_id, self.instance_id, dead_end)
+            self._request_evacuation()
+            return self._wait_landed(deadline)
 
     def revert(self, result, **kwargs):
         LOG.warning('Recovery %s reverted after instance %s was handled '
