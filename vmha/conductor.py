@@ -1,7 +1,7 @@
 """The conductor every vmha-monitor runs when a jobboard is configured.
 
 :class:`RecoveryConductor` is taskflow's ``nonblocking`` conductor: it claims
-jobs (Redis claims expire, see vmha/jobboard.py), runs up to ``[jobboard]
+jobs (Redis claims expire, see vmha/jobboard.py), runs up to ``[monitor]
 max_recoveries`` at once, consumes a job whose recovery ended and abandons
 one it could not finish, so that another conductor claims it. Only the
 dispatch differs: the job names a recovery recorded in vmha's database, and
@@ -121,7 +121,7 @@ class ConductorService:
         self.board = board
         self.conductor = RecoveryConductor(
             name or conductor_name(), board, recoverer,
-            conf.jobboard.max_recoveries)
+            conf.monitor.max_recoveries)
         self._stop = threading.Event()
         self._threads = []
 

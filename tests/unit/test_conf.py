@@ -10,6 +10,7 @@ from oslo_config import generator
 
 from vmha import conf as vmha_conf
 from vmha.conf import opts as conf_opts
+from tests.unit.conftest import make_conf
 from vmha import exception
 from vmha import flows
 
@@ -192,3 +193,14 @@ def test_overrides_do_not_leak_between_config_objects():
     assert second.recovery.quick_evacuate_level == 2
     assert vmha_conf.CONF.evacuation.max_workers == 16
     assert second.nova.service_type == 'compute'
+
+
+def test_jobboard_max_recoveries_is_read_as_monitor_max_recoveries(tmp_path):
+    """One option for the recoveries a monitor runs at once, with or
+    without a jobboard; configs written for the old [jobboard] option keep
+    working."""
+    path = tmp_path / 'old.conf'
+    path.write_text('[jobboard]\nmax_recoveries = 3\n')
+    conf = make_conf()
+    conf(['--config-file', str(path)], default_config_files=[])
+    assert conf.monitor.max_recoveries == 3

@@ -53,13 +53,6 @@ OPTS = [
              'resumed this long after its last renewal. Keep it well above '
              'the longest pause a healthy monitor may have, and monitor '
              'clocks in sync (NTP).'),
-    cfg.IntOpt(
-        'max_recoveries',
-        default=8,
-        min=1,
-        help='Recoveries one monitor\'s conductor runs at the same time (one '
-             'thread each); further jobs wait for a free slot or another '
-             'monitor.'),
 ]
 
 

@@ -79,12 +79,16 @@ OPTS = [
              'with the other sources.'),
     cfg.IntOpt(
         'max_recoveries',
-        default=4,
+        default=8,
         min=1,
-        help='Recoveries the embedded monitor (no [jobboard] backend_url) '
-             'runs at the same time, beside its detection loop. Further '
-             'failed hosts are recorded at once and wait for a free slot; '
-             'detection never waits for a recovery.'),
+        deprecated_group='jobboard',
+        help='Recoveries one monitor runs at the same time (one thread '
+             'each), beside its detection loop: in its own process without '
+             'a jobboard, in its conductor with one ([jobboard] '
+             'backend_url). Further failed hosts are recorded at once and '
+             'wait for a free slot (or, with a jobboard, another monitor); '
+             'detection never waits for a recovery. Was [jobboard] '
+             'max_recoveries.'),
     cfg.IntOpt(
         'retry_failed_after',
         default=300,
