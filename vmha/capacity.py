@@ -35,7 +35,7 @@ being rebuilt, did an evacuate request reach Nova) make a resumed retry safe.
 import collections
 import concurrent.futures
 import datetime
-import threading
+import functools
 import uuid
 
 from oslo_log import log as logging
@@ -48,6 +48,7 @@ from vmha import exception
 from vmha import inventory
 from vmha import ownership
 from vmha import reserved
+from vmha import threads
 
 LOG = logging.getLogger(__name__)
 
@@ -340,9 +341,9 @@ class RetryScheduler:
         if not self.background:
             self._run(due, trigger)
             return trigger
-        self._thread = threading.Thread(target=self._run, args=(due, trigger),
-                                        daemon=True, name='capacity-retry')
-        self._thread.start()
+        self._thread = threads.spawn(functools.partial(self._run, due,
+                                                       trigger),
+                                     name='vmha-capacity-retry')
         return trigger
 
     def _trigger(self, waiting, services, now):

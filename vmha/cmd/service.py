@@ -7,14 +7,17 @@ exit: after the signal the loop gets ``grace`` seconds to finish (a clean
 leave, a flushed notification), the clean-up as many, and the process exits.
 """
 
+import logging
+import os
 import signal
+import sys
 import threading
 
-from oslo_log import log as logging
+from oslo_log import log as oslo_logging
 
 from vmha import threads
 
-LOG = logging.getLogger(__name__)
+LOG = oslo_logging.getLogger(__name__)
 
 #: seconds the loop, then the clean-up, get after SIGTERM
 GRACE = 1.5
@@ -56,4 +59,25 @@ def run(name, loop, cleanup=None, grace=GRACE):
                         grace)
         except Exception:
             LOG.exception('%s: clean-up failed', name)
-    return 1 if failed.is_set() else 0
+    code = 1 if failed.is_set() else 0
+    _exit_past_busy_threads(name, code)
+    return code
+
+
+def _exit_past_busy_threads(name, code):
+    """Exit now if threads that are not daemons are still busy (taskflow's
+    and concurrent.futures' workers of a recovery under way): the
+    interpreter would wait for them at exit. The recovery is persisted and
+    resumes at the next start."""
+    busy = [t.name for t in threading.enumerate()
+            if t is not threading.current_thread() and not t.daemon
+            and t.is_alive()]
+    if not busy:
+        return
+    LOG.warning('%s: exiting while %d worker thread(s) are busy (%s); '
+                'unfinished recoveries resume at the next start', name,
+                len(busy), ', '.join(sorted(busy)[:5]))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
