@@ -22,6 +22,7 @@ import pytest
 from vmha.db import api as db_api
 from vmha.db import migration
 from vmha import events
+from vmha import exception
 from vmha import inventory
 from vmha import monitor as monitor_mod
 from vmha import recovery
@@ -47,7 +48,13 @@ def redis_url():
 
 
 @pytest.fixture
-def setup(tmp_path, redis_url):
+def sources():
+    """[monitor] detection_sources (tests of other set-ups override it)."""
+    return 'nova,heartbeat'
+
+
+@pytest.fixture
+def setup(tmp_path, redis_url, sources):
     """(conf, config file, db) for one test: own group, SQLite, fakes."""
     group = agentlib.unique('vmha-test')
     url = 'sqlite:///%s' % (tmp_path / 'vmha.sqlite')
@@ -62,7 +69,7 @@ def setup(tmp_path, redis_url):
         'monitor': {'poll_interval': POLL,
                     'nova_report_interval': REPORT,
                     'nova_report_grace': GRACE,
-                    'detection_sources': 'nova,heartbeat'},
+                    'detection_sources': sources},
         'fencing': {'default_driver': 'noop',
                     'power_off_confirm_interval': 0},
         'evacuation': {'confirm_interval': 0.1},
@@ -289,3 +296,56 @@ def test_mass_failure_alerts_once_and_evacuates_nothing(cluster):
     assert cl.compute.calls_of('evacuate') == []
     assert cl.compute.calls_of('force_down') == []
     assert len(cl.dispatcher.of_type(events.MASS_FAILURE)) == 1
+
+
+def test_a_recovered_host_is_not_recovered_again_while_nova_is_away(cluster):
+    """Issue 14: with Nova unreachable for a poll, the old monitor started
+    a new recovery of the same dead host on every poll."""
+    cl = cluster(3)
+    host = cl.hosts[1]
+    _fail_and_measure(cl, host, signal.SIGKILL)
+    cl.compute.fail['list_services'] = exception.NovaUnavailable(
+        reason='nova-api is down')
+    cl.monitor.wait_checks(time.time() + 3 * BOUND)
+    assert len(cl.recoveries(host)) == 1
+    assert [c[1] for c in cl.compute.calls_of('evacuate')] == ['vm-' + host]
+
+
+def test_a_host_an_operator_disabled_is_recovered_when_it_dies(cluster):
+    """Issue 14: a host drained by an operator (disabled, instances still
+    there) that then died was never recovered."""
+    cl = cluster(3)
+    host = cl.hosts[2]
+    cl.compute.services[host].update(status='disabled',
+                                     disabled_reason='draining for '
+                                                     'maintenance')
+    _elapsed, rec = _fail_and_measure(cl, host, signal.SIGKILL)
+    assert rec.state == db_api.COMPLETED
+    assert [c[1] for c in cl.compute.calls_of('evacuate')] == ['vm-' + host]
+
+
+class TestHeartbeatOnly:
+    """``detection_sources = heartbeat`` (not recommended: one signal)."""
+
+    @pytest.fixture
+    def sources(self):
+        return 'heartbeat'
+
+    def test_a_dead_host_is_recovered_once(self, cluster):
+        """Issue 14: one powered-off host was recovered 14 times in 40 s."""
+        cl = cluster(3)
+        host = cl.hosts[0]
+        before = time.time()
+        cl.agents.procs[host].signal(signal.SIGKILL)
+        rec = agentlib.wait_for(
+            lambda: [r for r in cl.recoveries(host)
+                     if r.state in db_api.FINAL_STATES], 60,
+            what='recovery of %s' % host)[0]
+        assert rec.state == db_api.COMPLETED, rec.error
+        assert rec.host_stopped is False
+        assert 'no Nova source' in cl.detected(host)[0].payload['source']
+        cl.monitor.wait_checks(time.time() + 3 * BOUND)
+        assert len(cl.recoveries(host)) == 1
+        assert cl.fencing.calls.count('off') == 1     # fenced once
+        print('heartbeat only: recovered %.1fs after the kill' % (
+            time.time() - before))
