@@ -54,7 +54,10 @@ def cluster(tmp_path, lab_info, shared_db, clean_lab):
     configs = [lab_monitors.monitor_config(
         tmp_path / ('monitor-%d.conf' % i), lab_info, url, group,
         tmp_path / ('monitor-%d.log' % i), **{
-            'evacuation.max_workers': 2,
+            # vmha-manage (config 2) evacuates one server after the other,
+            # so that its recovery outlasts 2 x claim_timeout (the
+            # reconciler would have reposted it)
+            'evacuation.max_workers': 1 if i == 2 else 2,
             'jobboard.backend_url': 'redis://127.0.0.1:6379',
             'jobboard.name': group,
             'jobboard.claim_timeout': CLAIM_TIMEOUT}) for i in (0, 1, 2)]

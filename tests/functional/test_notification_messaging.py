@@ -101,6 +101,16 @@ def every_event(host):
         events.AGENT_LOST: {'reason': 'agent heartbeat lost but '
                                       'nova-compute still reports'},
         events.AGENT_RECOVERED: {},
+        events.INSTANCE_EVACUATE_WAITING: dict(
+            instance, error='No valid host was found',
+            original_vm_state='active', retries=0,
+            next_retry_at='2026-12-02T12:01:00'),
+        events.RECOVERY_RETRY_STARTED: {'instances': 1,
+                                        'trigger': 'capacity-changed'},
+        events.RESERVED_HOST_ENABLED: {'target_host': 'spare-1',
+                                       'aggregates': ['rack-1']},
+        events.RESERVED_HOST_FAILED: {'target_host': 'spare-1',
+                                      'error': 'HTTP 500'},
     }
     assert set(fields) == set(events.ALL_TYPES)
     detached = (events.HOST_FAILURE_DETECTED, events.MASS_FAILURE,

@@ -21,6 +21,7 @@ from tests.unit import fakes
 from vmha.cmd import manage
 from vmha.db import api as db_api
 from vmha.db import migration
+from vmha import inventory
 from vmha import recovery
 
 PORT = 16285
@@ -49,6 +50,7 @@ def test_recovery_fails_within_its_deadline(stalled_nova, sqlite_url):
     conf = peers.make_conf(database__connection=sqlite_url,
                            notification__drivers=[], **_nova_options())
     db = db_api.Database(sqlite_url)
+    db.add_host(inventory.HostSpec(name='c1'))   # vmha recovers no other
     rec = recovery.Recoverer(conf, db=db, owner='functional',
                              fencing_driver=fakes.FakeFencingDriver())
     started = time.monotonic()
