@@ -6,6 +6,7 @@ from tests.functional.lab import nova  # noqa: F401
 from tests.functional.lab import nova_session  # noqa: F401
 from tests.functional.lab import sqlite_url  # noqa: F401
 from tests.functional.lab import vmha_setup  # noqa: F401
+from tests.functional.lab_monitors import start_cluster  # noqa: F401
 from tests.functional.peers.coordination import redis_server  # noqa: F401,E501
 from tests.functional.peers.coordination import zookeeper_server  # noqa: F401,E501
 from tests.functional.peers.ipmi_sim import ipmi_bmc  # noqa: F401

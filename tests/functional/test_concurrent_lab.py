@@ -19,7 +19,6 @@ from vmha.db import api as db_api
 from tests.functional import agents as agentlib
 from tests.functional import lab as lablib
 from tests.functional import lab_monitors
-from tests.functional.test_safety_lab import start_cluster  # noqa: F401
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 
@@ -33,7 +32,7 @@ def _final(db, host):
 
 
 def test_two_hosts_failing_together_are_recovered_concurrently(
-        start_cluster, nova, lab_info):  # noqa: F811
+        start_cluster, nova, lab_info):
     ids = {host: [s['id'] for s in lablib.boot(3, host)]
            for host in FAILED_HOSTS}
     db, agents, proc = start_cluster(

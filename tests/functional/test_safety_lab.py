@@ -29,39 +29,6 @@ pytestmark = [lablib.requires_lab, pytest.mark.lab]
 SOURCE = 'hostA'
 
 
-@pytest.fixture
-def start_cluster(tmp_path, lab_info, vmha_setup, sqlite_url, clean_lab):
-    """start(level, backend_url, **options) -> (db, agents, monitor
-    process), with agents on every lab host and the monitor watching them;
-    ``options``: {'group.option': value} for the monitor's config."""
-    conf, db = vmha_setup
-    monitors, agent_sets = [], []
-
-    def start(level, backend_url=agentlib.REDIS_URL, **options):
-        options.update({'recovery.quick_evacuate_level': level,
-                        'coordination.backend_url': backend_url})
-        config = lab_monitors.monitor_config(
-            tmp_path / 'vmha.conf', lab_info, sqlite_url,
-            agentlib.unique('vmha-safety'), tmp_path / 'monitor.log',
-            **options)
-        conf(['--config-file', config], default_config_files=[])
-        agents = agentlib.Agents(tmp_path, config, conf)
-        agent_sets.append(agents)
-        agents.start(*lablib.HOSTS)
-        proc = lab_monitors.MonitorProcess(config, tmp_path / 'monitor.log')
-        monitors.append(proc)
-        proc.wait_for_log(lab_monitors.WATCHING)
-        # a few polls with every agent alive before anything happens
-        time.sleep(3 * lab_monitors.POLL)
-        return db, agents, proc
-
-    yield start
-    for proc in monitors:
-        proc.stop()
-    for agents in agent_sets:
-        agents.close()
-
-
 def _events(db, event_type, host=SOURCE):
     return [e for e in db.list_events(host=host)
             if e.event_type == event_type]
