@@ -18,7 +18,9 @@ import sys
 import pytest
 
 from vmha import api
+from vmha import capacity
 from vmha.db import api as db_api
+from vmha import recovery
 
 from tests.functional import lab as lablib
 
@@ -43,6 +45,18 @@ def _boot_active_and_stopped(nova):
     return ids, original
 
 
+def _recover_without_room(nova, conf):
+    """Servers (one active, one stopped) on SOURCE, every other host
+    disabled, SOURCE killed and recovered: (ids, original states, report),
+    the report ``completed_with_errors`` with the servers waiting."""
+    ids, original = _boot_active_and_stopped(nova)
+    _disable(nova, 'hostB', 'hostC')
+    lablib.lab('fail', SOURCE, '--mode', 'kill')
+    report = api.recover_host(conf, SOURCE, level=2)
+    assert report.state == db_api.COMPLETED_WITH_ERRORS, report
+    return ids, original, report
+
+
 def _fault(nova, sid):
     server = nova('2.53').servers.get(sid)
     return (getattr(server, 'fault', None) or {}).get('message', '')
@@ -51,13 +65,7 @@ def _fault(nova, sid):
 def test_no_valid_host_waits_then_host_recover_brings_them_back(
         clean_lab, nova, vmha_setup, tmp_path, lab_info, sqlite_url):
     conf, db = vmha_setup
-    ids, original = _boot_active_and_stopped(nova)
-    _disable(nova, 'hostB', 'hostC')
-    lablib.lab('fail', SOURCE, '--mode', 'kill')
-
-    report = api.recover_host(conf, SOURCE, level=2)
-
-    assert report.state == db_api.COMPLETED_WITH_ERRORS, report
+    ids, original, report = _recover_without_room(nova, conf)
     assert {e['status'] for e in report.evacuations} == {'waiting'}
     assert {e['original_vm_state'] for e in report.evacuations} == {
         'active', 'stopped'}
@@ -149,16 +157,8 @@ def test_monitor_hook_retries_when_nova_reports_a_host_enabled(
         clean_lab, nova, vmha_setup):
     """RetryScheduler.tick(), as the monitor calls it each poll: nothing
     until Nova reports a usable host again, then the retry."""
-    from vmha import capacity
-    from vmha import recovery
-
     conf, db = vmha_setup
-    ids, original = _boot_active_and_stopped(nova)
-    _disable(nova, 'hostB', 'hostC')
-    lablib.lab('fail', SOURCE, '--mode', 'kill')
-    report = api.recover_host(conf, SOURCE, level=2)
-    assert report.state == db_api.COMPLETED_WITH_ERRORS, report
-
+    ids, original, report = _recover_without_room(nova, conf)
     recoverer = recovery.Recoverer(conf)
     try:
         scheduler = capacity.RetryScheduler(recoverer)
