@@ -92,19 +92,7 @@ class TCPProxy:
 
     def cut(self):
         """Refuse new connections and reset the open ones."""
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)   # wakes accept()
-        except OSError:
-            pass
-        self._listener.close()
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for sock in conns:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            except OSError:
-                pass
+        _close(self)
 
     def restore(self):
         self.start()
@@ -146,12 +134,23 @@ class StalledServer:
                 self._conns.append(client)
 
     def stop(self):
+        _close(self)
+
+
+def _close(server):
+    """Close ``server``'s listener (waking its accept()) and every
+    connection it holds: the same for a proxy cut and a stalled server
+    stopped."""
+    try:
+        server._listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    server._listener.close()
+    with server._lock:
+        conns, server._conns = server._conns, []
+    for sock in conns:
         try:
-            self._listener.shutdown(socket.SHUT_RDWR)
+            sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
         except OSError:
             pass
-        self._listener.close()
-        with self._lock:
-            conns, self._conns = self._conns, []
-        for sock in conns:
-            sock.close()
