@@ -20,6 +20,7 @@ from oslo_log import log as logging
 
 from vmha import coordination
 from vmha import exception
+from vmha import metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -68,10 +69,12 @@ class Agent:
             if not (self._joined and self._membership.is_member(self.host)):
                 self._join()
             self.beats += 1
+            metrics.agent_heartbeat(True)
             if self._failing:
                 LOG.info('Coordination backend reachable again')
             self._failing = False
         except exception.CoordinationError as err:
+            metrics.agent_heartbeat(False)
             if not self._failing:
                 LOG.error('Heartbeat of %s failed (retrying every %.1fs): '
                           '%s', self.host, self.interval, err)

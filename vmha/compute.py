@@ -42,6 +42,7 @@ from novaclient import exceptions as nova_exc
 from oslo_log import log as logging
 
 from vmha import exception
+from vmha import metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -252,6 +253,7 @@ class ComputeAPI:
                      self._version.get_string())
         return self._version
 
+    @metrics.nova_call
     def _negotiate(self):
         base = self._client(api_versions.APIVersion('2.1'))
         wanted = ('2.latest' if self._requested_version == 'auto'
@@ -295,11 +297,13 @@ class ComputeAPI:
 
     # -- services -----------------------------------------------------------
 
+    @metrics.nova_call
     def list_services(self, binary=None):
         with nova_errors('list %s services' % (binary or 'all')):
             return [Service.from_nova(s) for s in
                     self._client().services.list(binary=binary or self.binary)]
 
+    @metrics.nova_call
     def get_service(self, host):
         """The compute service of ``host``; ComputeServiceNotFound if none."""
         with nova_errors('get %s service of host %s' % (self.binary, host)):
@@ -322,6 +326,7 @@ class ComputeAPI:
                 by_host(host, self.binary)
         return self.get_service(host)
 
+    @metrics.nova_call
     def force_down(self, host, forced=True):
         """Set (or unset) ``forced_down``; return the updated Service."""
         services = self._client().services
@@ -336,6 +341,7 @@ class ComputeAPI:
             raise exception.ForceDownFailed(host=host, binary=self.binary,
                                             reason=err) from err
 
+    @metrics.nova_call
     def disable(self, host, reason):
         services = self._client().services
         return self._service_call(
@@ -343,6 +349,7 @@ class ComputeAPI:
             lambda sid: services.disable_log_reason(sid, reason),
             lambda h, b: services.disable_log_reason(h, b, reason))
 
+    @metrics.nova_call
     def enable(self, host):
         services = self._client().services
         return self._service_call(host, 'enable', services.enable,
@@ -366,6 +373,7 @@ class ComputeAPI:
 
     # -- instances ----------------------------------------------------------
 
+    @metrics.nova_call
     def list_instances(self, host):
         """Every instance Nova places on ``host``, all tenants, all pages."""
         with nova_errors('list instances on host %s' % host):
@@ -374,12 +382,14 @@ class ComputeAPI:
                 search_opts={'all_tenants': True, 'host': host})
         return [Instance.from_nova(s) for s in servers]
 
+    @metrics.nova_call
     def get_instance(self, instance_id):
         with nova_errors('get instance %s' % instance_id,
                          exception.InstanceNotFound(instance=instance_id)):
             return Instance.from_nova(
                 self._client().servers.get(instance_id))
 
+    @metrics.nova_call
     def evacuate(self, instance_id, target_host=None,
                  on_shared_storage=False):
         """Ask Nova to rebuild ``instance_id`` on another host.
@@ -444,6 +454,7 @@ class ComputeAPI:
             raise exception.EvacuateRefused(instance=instance_id,
                                             reason=err) from err
 
+    @metrics.nova_call
     def lock(self, instance_id, reason):
         """Lock the instance against its owner's actions (admin lock)."""
         with nova_errors('lock instance %s' % instance_id,
@@ -451,27 +462,32 @@ class ComputeAPI:
             self._client(idempotent=False).servers.lock(instance_id,
                                                         reason=reason)
 
+    @metrics.nova_call
     def unlock(self, instance_id):
         with nova_errors('unlock instance %s' % instance_id,
                          exception.InstanceNotFound(instance=instance_id)):
             self._client(idempotent=False).servers.unlock(instance_id)
 
+    @metrics.nova_call
     def start(self, instance_id):
         with nova_errors('start instance %s' % instance_id,
                          exception.InstanceNotFound(instance=instance_id)):
             self._client(idempotent=False).servers.start(instance_id)
 
+    @metrics.nova_call
     def stop(self, instance_id):
         with nova_errors('stop instance %s' % instance_id,
                          exception.InstanceNotFound(instance=instance_id)):
             self._client(idempotent=False).servers.stop(instance_id)
 
+    @metrics.nova_call
     def reset_state(self, instance_id, state):
         with nova_errors('reset state of instance %s' % instance_id,
                          exception.InstanceNotFound(instance=instance_id)):
             self._client(idempotent=False).servers.reset_state(
                 instance_id, state)
 
+    @metrics.nova_call
     def list_evacuations(self, instance_id):
         """Evacuation migration records of an instance (newest first)."""
         with nova_errors('list migrations of instance %s' % instance_id):
@@ -482,6 +498,7 @@ class ComputeAPI:
 
     # -- host aggregates (reserved hosts) ---------------------------------
 
+    @metrics.nova_call
     def host_aggregates(self, host):
         """{aggregate id: name} of the aggregates ``host`` belongs to."""
         with nova_errors('list host aggregates'):
@@ -489,6 +506,7 @@ class ComputeAPI:
         return {str(agg.id): agg.name for agg in aggregates
                 if host in (getattr(agg, 'hosts', None) or ())}
 
+    @metrics.nova_call
     def add_to_aggregate(self, aggregate_id, host):
         """Add ``host`` to an aggregate (it must not be in it already)."""
         with nova_errors('add host %s to aggregate %s' % (host,
@@ -496,6 +514,7 @@ class ComputeAPI:
             self._client(idempotent=False).aggregates.add_host(aggregate_id,
                                                                host)
 
+    @metrics.nova_call
     def list_host_evacuations(self, host):
         """Evacuation migration records whose source is ``host`` (as many
         as one page of Nova's answer holds, newest first)."""

@@ -26,6 +26,7 @@ from oslo_log import log as logging
 from vmha.drivers import loader
 from vmha.drivers.fencing import base
 from vmha import exception
+from vmha import metrics
 from vmha import threads
 
 LOG = logging.getLogger(__name__)
@@ -147,13 +148,18 @@ class Fencer:
                    conf.fencing.bmc_timeout)
 
     def power_state(self, host):
-        state = call_with_deadline(self.driver.get_power_state, host,
-                                   self.call_timeout, 'power status')
+        state = self._call(self.driver.get_power_state, host, 'power status')
         if state not in base.POWER_STATES:
             LOG.warning('Fencing driver %s returned unknown power state %r '
                         'for host %s', self.driver.name, state, host.name)
             return base.POWER_UNKNOWN
         return state
+
+    def _call(self, func, host, operation):
+        """call_with_deadline, timed for vmha_bmc_call_seconds."""
+        with metrics.bmc_call(getattr(self.driver, 'name', None), operation):
+            return call_with_deadline(func, host, self.call_timeout,
+                                      operation)
 
     def fence(self, host):
         """Power ``host`` off and confirm it; return a FenceResult.
@@ -168,8 +174,7 @@ class Fencer:
         LOG.info('Powering off host %s through %s (driver %s; it read %s '
                  'before)', host.name, host.bmc_label, self.driver.name,
                  first)
-        call_with_deadline(self.driver.power_off, host, self.call_timeout,
-                           'power off')
+        self._call(self.driver.power_off, host, 'power off')
         polls = self._confirm(host, start)
         elapsed = self._clock() - start
         LOG.info('Host %s confirmed off after %d poll(s), %.2fs',

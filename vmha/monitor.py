@@ -34,6 +34,7 @@ from vmha import events
 from vmha import exception
 from vmha import flows
 from vmha import inventory
+from vmha import metrics
 from vmha import runner as runner_mod
 from vmha import threads
 
@@ -142,6 +143,7 @@ class Monitor:
         self.checks += 1
         views = self.observe()
         verdicts = self.verdicts(views)
+        metrics.poll_observed(views, verdicts)
         self._note_agents(views, verdicts)
         self._waiting_on_nova = [
             host for host, view in views.items()
@@ -204,6 +206,7 @@ class Monitor:
         level = flows.effective_level(self.conf, spec)
         first_seen = view.first_seen
         self._declared[view.name] = self._clock()
+        metrics.host_declared(verdict)
         LOG.warning('Host %s declared failed: %s; first seen %.2fs ago; '
                     'recovering at level %d', view.name, verdict.reason,
                     self._clock() - first_seen, level)

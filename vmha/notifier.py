@@ -18,6 +18,7 @@ from oslo_log import log as logging
 
 from vmha.drivers import loader
 from vmha import events
+from vmha import metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class Dispatcher:
                 LOG.exception('Notification driver %s failed to close', name)
 
     def _record(self, event):
+        metrics.event_recorded(event)
         if self.record is None:
             return
         try:
@@ -159,6 +161,7 @@ class Dispatcher:
         else:
             with self._lock:
                 self.sent[name] += 1
+            metrics.notification_sent(name)
 
     def _failed(self, name, event, err):
         """Count, log and record a delivery failure (never re-notified)."""

@@ -25,6 +25,7 @@ from vmha import exception
 from vmha import fencing
 from vmha import flows
 from vmha import inventory
+from vmha import metrics
 from vmha import notifier
 from vmha import ownership
 from vmha import policy
@@ -387,7 +388,9 @@ class Recoverer:
             self._fail(ctx, err)
         finally:
             self.dispatcher.flush()
-        return RecoveryReport.load(self.db, ctx.recovery_id)
+        report = RecoveryReport.load(self.db, ctx.recovery_id)
+        metrics.recovery_finished(report)
+        return report
 
     def _run_flow(self, book, flow, **options):
         """Run ``flow`` in ``book``, resuming its persisted state if any."""

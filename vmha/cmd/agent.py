@@ -15,6 +15,7 @@ from vmha import agent
 from vmha import conf as vmha_conf
 from vmha.cmd import service
 from vmha import exception
+from vmha import metrics
 
 
 def main(argv=None):
@@ -28,7 +29,14 @@ def main(argv=None):
     except (exception.VmhaError, cfg.Error) as err:
         print('vmha-agent: error: %s' % err, file=sys.stderr)
         return 1
-    return service.run('vmha-agent', heart.run)
+    return service.run('vmha-agent', lambda stop: _heartbeat(conf, heart,
+                                                             stop))
+
+
+def _heartbeat(conf, heart, stop):
+    """Heartbeat until ``stop``, serving metrics if [metrics] asks."""
+    with metrics.serving(conf, 'agent'):
+        heart.run(stop)
 
 
 if __name__ == '__main__':

@@ -14,6 +14,7 @@ from oslo_log import log as logging
 from vmha import conductor
 from vmha import conf as vmha_conf
 from vmha import exception
+from vmha import metrics
 from vmha import monitor
 from vmha import recovery
 from vmha import runner
@@ -57,7 +58,8 @@ def _watch(conf, watcher, stop):
              conf.monitor.poll_interval)
     conductor_service = conductor.serve(conf, watcher.runner)
     try:
-        watcher.run(stop)
+        with metrics.serving(conf, 'monitor'):
+            watcher.run(stop)
     finally:
         if conductor_service is not None:
             conductor_service.stop()

@@ -9,6 +9,7 @@ from vmha.conf import database
 from vmha.conf import evacuation
 from vmha.conf import fencing
 from vmha.conf import jobboard
+from vmha.conf import metrics
 from vmha.conf import monitor
 from vmha.conf import nova
 from vmha.conf import notification
@@ -20,7 +21,7 @@ from vmha.conf import ssh_fencing
 
 MODULES = (database, recovery, fencing, evacuation, capacity, notification,
            monitor, coordination, jobboard, agent, nova, notification_snmp,
-           notification_messaging, redfish, ssh_fencing)
+           notification_messaging, redfish, ssh_fencing, metrics)
 
 
 def list_opts():

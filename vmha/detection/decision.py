@@ -63,6 +63,11 @@ from vmha.detection import base
 FAILED = 'failed'
 AGENT_LOST = 'agent-lost'
 
+# which part of the rule declared a host failed (Verdict.rule)
+RULE_TWO_SIGNALS = 'two_signals'        # 1. heartbeat lost + nova stopped
+RULE_NOVA_DOWN = 'nova_down'            # 2. no heartbeat evidence + Nova down
+RULE_HEARTBEAT_ONLY = 'heartbeat_only'  # 3. heartbeat lost, no nova source
+
 _STOPPED = (base.STALE, base.DOWN)
 _FAILING = {base.HEARTBEAT: (base.MISSING, base.LOST),
             base.SERVICE: _STOPPED}
@@ -100,6 +105,8 @@ class Verdict:
     kind: str
     reason: str
     host_stopped: bool = False
+    #: RULE_* for a FAILED verdict (metrics count declarations by it)
+    rule: str = None
 
 
 def combine(reports):
@@ -134,17 +141,18 @@ def judge(view, nova_configured=True):
     if heartbeat == base.LOST:
         if service in _STOPPED:
             return Verdict(FAILED, 'agent heartbeat lost and nova-compute '
-                           'stopped reporting (%s)' % detail, True)
+                           'stopped reporting (%s)' % detail, True,
+                           RULE_TWO_SIGNALS)
         if service == base.UP:
             return Verdict(AGENT_LOST, 'agent heartbeat lost but '
                            'nova-compute still reports (%s)' % detail)
         if not nova_configured:
             return Verdict(FAILED, 'agent heartbeat lost (no Nova source '
-                           'configured)')
+                           'configured)', rule=RULE_HEARTBEAT_ONLY)
         return None
     if heartbeat != base.MISSING and service == base.DOWN:
         return Verdict(FAILED, 'Nova reports the service down, no agent '
-                       'heartbeat (%s)' % detail)
+                       'heartbeat (%s)' % detail, rule=RULE_NOVA_DOWN)
     return None
 
 
