@@ -43,7 +43,9 @@ def root(tmp_path_factory):
     top = tmp_path_factory.mktemp('root')
     shutil.copytree(SYSTEMD_UNITS, top / SYSTEMD_UNITS.relative_to('/'),
                     symlinks=True)
+    # --ignore-installed: never uninstall vmha from the running virtualenv
     run(sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+        '--ignore-installed',
         '--no-build-isolation', '--root', str(top), '--prefix', '/usr/local',
         str(REPO))
     out = run(str(REPO / 'tools' / 'install-systemd-units.sh'), '--root',

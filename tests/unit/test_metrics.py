@@ -5,6 +5,8 @@ Counters are process-wide, so every test reads the change it caused
 """
 
 import datetime
+import pathlib
+import re
 import socket
 import urllib.request
 
@@ -368,3 +370,19 @@ def test_a_port_in_use_is_logged_and_vmha_goes_on(caplog):
     finally:
         taken.close()
     assert 'going on without them' in caplog.text
+
+
+# -- the documentation --------------------------------------------------------
+
+def exposed_names():
+    """Every metric family vmha.metrics defines, as Prometheus names it."""
+    return {family.name + ('_total' if family.type == 'counter' else '')
+            for family in metrics.REGISTRY.collect()
+            if family.name.startswith('vmha_')}
+
+
+def test_every_metric_is_documented():
+    doc = (pathlib.Path(__file__).resolve().parents[2] / 'doc' / 'source'
+           / 'reference' / 'metrics.rst').read_text()
+    documented = set(re.findall(r'^``(vmha_\w+)`` \(', doc, re.M))
+    assert exposed_names() == documented

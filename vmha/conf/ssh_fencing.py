@@ -82,7 +82,7 @@ OPTS = [
         help='Extended regular expression (pgrep/pkill -f) that matches the '
              'command line of a guest process: the default stop and check '
              'commands use it as $guest_process_pattern. The default '
-             'matches QEMU/KVM guests (qemu-system-*, qemu-kvm), as '
+             'matches QEMU/KVM guests (qemu-system-<arch>, qemu-kvm), as '
              'libvirt starts them for Nova. Anchor it at the start of the '
              'command line ("^"), or the shell running pgrep matches it '
              'too; no single quotes; write $$ for a regex $.'),
