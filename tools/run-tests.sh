@@ -1,7 +1,7 @@
 #!/bin/bash
 # Set up a fresh Debian machine and run all of vmha's tests (the README's test command).
 #
-#   tools/run-tests.sh              lint, unit tests, then the functional suite against
+#   tools/run-tests.sh              lint, the docs build, unit tests, then the functional suite against
 #                                   real peers: the real-Nova lab, ipmi_sim, sushy-tools,
 #                                   sshd, snmptrapd, RabbitMQ, PostgreSQL, MariaDB
 #   tools/run-tests.sh --no-lab     the same without the real-Nova lab tests
@@ -43,6 +43,8 @@ fi
 
 stamp "lint (tox -e pep8)"
 $TOX -q -e pep8
+stamp "documentation, warnings are errors (tox -e docs)"
+$TOX -q -e docs
 stamp "unit tests (tox -e py3)"
 $TOX -q -e py3 -- "${PYTEST_ARGS[@]}"
 stamp "functional tests (tox -e functional)"
