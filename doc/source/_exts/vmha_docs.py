@@ -52,6 +52,10 @@ def _site_link(page, links, match):
     return text if '`%s`' % path in text else '%s (`%s`)' % (text, path)
 
 
+#: site page -> its title, where the file's own (the README's) would not do
+TITLES = {'admin/overview': 'How vmha works (the README)'}
+
+
 def markdown_page(app, docname, source):
     """source-read: fill a page of MARKDOWN_PAGES from its repository
     file."""
@@ -60,8 +64,10 @@ def markdown_page(app, docname, source):
     page, links = MARKDOWN_PAGES[docname]
     path = REPO / page
     app.env.note_dependency(str(path))
-    text = path.read_text()
-    source[0] = _LINK.sub(lambda m: _site_link(page, links, m), text)
+    text = _LINK.sub(lambda m: _site_link(page, links, m), path.read_text())
+    if docname in TITLES:
+        text = re.sub(r'\A# .*', '# ' + TITLES[docname], text)
+    source[0] = text
 
 
 def _table(header, rows, widths):
