@@ -14,6 +14,7 @@ from vmha import events
 from vmha import inventory
 from vmha import recovery
 from tests.unit.conftest import make_conf
+from tests.unit.conftest import open_db
 from tests.unit.conftest import nova_calls
 from tests.unit import fakes
 
@@ -21,15 +22,17 @@ SECRET = 'Sup3rSecret'
 
 
 @pytest.fixture
-def cli(tmp_path, db_url, monkeypatch, capsys, restore_logging):
+def cli(tmp_path, db_url, key_file, monkeypatch, capsys, restore_logging):
     """run(*argv) -> (exit code, stdout, stderr), each call a fresh CONF."""
     config = tmp_path / 'vmha.conf'
     config.write_text(
         '[DEFAULT]\nlog_file = %s\n'
         '[database]\nconnection = %s\n'
+        '[inventory]\ncredential_key_file = %s\n'
         '[fencing]\ndefault_driver = noop\n'
         '[coordination]\nbackend_url = file://%s\n'
         '[notification]\ndrivers = \n' % (tmp_path / 'vmha.log', db_url,
+                                           key_file,
                                            tmp_path / 'coordination'))
 
     def run(*argv):
@@ -51,7 +54,7 @@ def _error_line(err):
 
 
 def _hosts(db_url):
-    db = db_api.Database(db_url)
+    db = open_db(db_url)
     try:
         return {spec.name: spec for spec, _ in db.list_hosts()}
     finally:
