@@ -260,6 +260,7 @@ class Database:
 
     @_retried
     def add_host(self, spec):
+        inventory.check_host_name(spec.name)
         with self.session() as session:
             if session.scalar(sa.select(models.Host).filter_by(
                     name=spec.name)) is not None:

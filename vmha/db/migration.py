@@ -103,8 +103,16 @@ def head_revision():
     return scripts.get_current_head()
 
 
-def current_revision(url):
-    engine = db_api.create_engine(url)
+def known_revisions():
+    """Every revision of vmha's schema this code knows."""
+    scripts = alembic_script.ScriptDirectory.from_config(
+        _alembic_config(None))
+    return {script.revision for script in scripts.walk_revisions()}
+
+
+def current_revision(url, timeout=db_api.DEFAULT_TIMEOUT):
+    """The schema revision of the database at ``url`` (None: none)."""
+    engine = db_api.create_engine(url, timeout)
     try:
         with engine.connect() as connection:
             ctx = alembic_migration.MigrationContext.configure(
