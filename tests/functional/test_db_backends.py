@@ -10,6 +10,7 @@ from vmha import exception
 from vmha import inventory
 
 from tests.functional import dbs
+from tests.functional import peers
 
 
 @pytest.fixture(params=sorted(dbs.SERVERS))
@@ -41,7 +42,7 @@ def test_migrations_create_every_table_and_are_idempotent(server_url):
 
 def test_repository_round_trip(server_url):
     migration.upgrade(server_url)
-    db = db_api.Database(server_url)
+    db = db_api.Database(server_url, keyring=peers.keyring())
     db.add_host(inventory.HostSpec(name='c1', fencing_driver='ipmi',
                                    bmc_address='10.0.0.1', bmc_port=623,
                                    bmc_username='admin',

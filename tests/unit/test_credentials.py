@@ -1,5 +1,6 @@
 """BMC credentials at rest (vmha.credentials, migration 0005), file modes."""
 
+import json
 import os
 import stat
 
@@ -10,6 +11,8 @@ from vmha import credentials
 from vmha.db import api as db_api
 from vmha.db import migration
 from vmha import inventory
+from tests.unit.test_cli import _error_line
+from tests.unit.test_cli import cli  # noqa: F401  (the fixture)
 
 SECRET = 'Sup3rSecret'
 KG = 'K3yOfTheBMC'
@@ -216,3 +219,70 @@ def test_state_path_created_owner_only(tmp_path):
     state = tmp_path / 'state' / 'vmha'
     migration.ensure_state_path(str(state))
     assert _mode(state) == 0o700
+
+
+def test_a_whole_recovery_leaves_no_plaintext_in_the_file(
+        make_recoverer, db, db_url, host_spec, compute):
+    """vmha's tables, taskflow's (flow and task state) and the event log:
+    after a recovery of a host with a password and a kg key, no byte of
+    either is in the SQLite file."""
+    host_spec.bmc_options = {'kg': KG}
+    db.add_host(host_spec)
+    compute.add_instance('i1')
+    report = make_recoverer().recover(host_spec.name, 2)
+    assert report.state == db_api.COMPLETED
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql('PRAGMA wal_checkpoint(TRUNCATE)')
+    raw = _raw_bytes(db_url)
+    assert host_spec.bmc_password.encode() not in raw
+    assert KG.encode() not in raw
+    assert b'vmha.host.fence' in raw               # the events are there
+
+
+# -- through vmha-manage ------------------------------------------------------
+
+@pytest.fixture
+def manage(cli):  # noqa: F811  (the imported fixture)
+    return cli
+
+
+def test_rotation_through_the_cli(manage, db_url, key_file, tmp_path):
+    assert manage('host', 'add', 'c1', '--bmc-password', SECRET,
+                  '--bmc-option', 'kg=' + KG)[0] == 0
+    old = credentials.read_keys(key_file)
+    code, out, _ = manage('credentials', 'generate-key', '--prepend')
+    assert code == 0 and 'rotate' in out
+    keys = credentials.read_keys(key_file)
+    assert keys[1:] == old and _mode(key_file) == 0o600
+    code, out, err = manage('credentials', 'rotate', '--remove-old-keys',
+                            '-f', 'json')
+    assert code == 0, err
+    assert json.loads(out) == {'hosts': 1, 'credentials': 2,
+                               'keys_in_file': 1}
+    assert credentials.read_keys(key_file) == keys[:1]
+    code, out, _ = manage('host', 'show', 'c1', '-f', 'json')
+    assert json.loads(out)['bmc_options'] == {'kg': '***'}
+    assert SECRET.encode() not in _raw_bytes(db_url)
+
+
+def test_generate_key_output_is_owner_only_and_never_overwrites(
+        manage, tmp_path):
+    path = tmp_path / 'new.key'
+    assert manage('credentials', 'generate-key', '--output',
+                  str(path))[0] == 0
+    assert _mode(path) == 0o600
+    assert len(credentials.read_keys(str(path))) == 1
+    code, out, err = manage('credentials', 'generate-key', '--output',
+                            str(path))
+    assert (code, out) == (1, '')
+    assert 'exists' in _error_line(err)
+
+
+def test_host_add_without_a_key_file_is_one_line(manage, db_url):
+    text = manage.config.read_text()
+    manage.config.write_text(text.replace('credential_key_file', '#'))
+    code, out, err = manage('host', 'add', 'c1', '--bmc-password', SECRET)
+    assert (code, out) == (1, '')
+    line = _error_line(err)
+    assert '[inventory] credential_key_file' in line and SECRET not in line
+    assert manage('host', 'list', '-f', 'value', '-c', 'name')[1] == ''

@@ -21,6 +21,7 @@ import sys
 from cliff import app as cliff_app
 from cliff import command as cliff_command
 from cliff import commandmanager
+from cliff import complete as cliff_complete
 from cliff import lister
 from cliff import show
 from oslo_config import cfg
@@ -722,6 +723,29 @@ COMMANDS = {
 
 # -- the application ----------------------------------------------------------
 
+#: the part of bash-completion's helper that cliff's script calls, for a
+#: shell without the bash-completion package
+_BASH_SHIM = '''\
+if ! type _get_comp_words_by_ref >/dev/null 2>&1; then
+_get_comp_words_by_ref() {
+    cur="${COMP_WORDS[COMP_CWORD]}"
+    prev="${COMP_WORDS[COMP_CWORD-1]}"
+    words=("${COMP_WORDS[@]}")
+}
+fi
+'''
+
+
+class Complete(cliff_complete.CompleteCommand):
+    """Print the bash completion script: ``source <(vmha-manage
+    complete)``, or save it in /etc/bash_completion.d/vmha-manage."""
+
+    def take_action(self, parsed_args):
+        if parsed_args.shell == 'bash':
+            self.app.stdout.write(_BASH_SHIM)
+        return super().take_action(parsed_args)
+
+
 class VmhaManage(cliff_app.App):
     """vmha-manage: inventory, manual recoveries, recovery records."""
 
@@ -735,6 +759,7 @@ class VmhaManage(cliff_app.App):
                         'recoveries, recovery records.',
             version=startup.version(), command_manager=manager,
             deferred_help=True)
+        manager.add_command('complete', Complete)
         self.conf = None
 
     def build_option_parser(self, description, version,

@@ -39,9 +39,10 @@ DRIVER_OPTIONS = (
     ('watchdog', 'drivers', 'vmha.watchdog'),
 )
 
-#: the extra that installs the driver of a database backend
-DB_EXTRAS = {'postgresql': 'postgresql', 'mysql': 'mysql',
-             'mariadb': 'mysql'}
+#: (backend, driver): the extra of setup.cfg that installs that driver
+DB_EXTRAS = {('postgresql', 'psycopg2'): 'postgresql',
+             ('mysql', 'pymysql'): 'mysql',
+             ('mariadb', 'pymysql'): 'mysql'}
 
 #: groups other libraries register when vmha uses them (warned about never)
 FOREIGN_GROUP_PREFIXES = ('oslo_messaging', 'oslo_concurrency')
@@ -91,13 +92,22 @@ def _raw(conf, group, opt):
 
 def _why(opt, err):
     """A short reason: oslo.config's text minus its location dump."""
+    if opt.secret:      # the parser's text would quote the value
+        return 'not a valid %s' % type(opt.type).__name__.lower()
     choices = getattr(opt.type, 'choices', None)
     if choices:
         return 'must be one of %s' % ', '.join(str(c) for c in choices)
     text = str(err)
     marker = 'is not valid: '
-    return text[text.index(marker) + len(marker):] if marker in text \
-        else text
+    if marker in text:
+        text = text[text.index(marker) + len(marker):]
+    for words, better in _BOUNDS:
+        text = text.replace(words, better)
+    return text
+
+
+_BOUNDS = (('Should be greater than or equal to', 'must be at least'),
+           ('Should be less than or equal to', 'must be at most'))
 
 
 def value_problems(conf):
@@ -172,9 +182,12 @@ def database_problem(url):
     try:
         dialect.import_dbapi()
     except ImportError as err:
-        extra = DB_EXTRAS.get(parts.get_backend_name())
+        extra = DB_EXTRAS.get((parts.get_backend_name(),
+                               parts.get_driver_name()))
         hint = ("install it with: pip install 'vmha[%s]'" % extra
-                if extra else 'install it')
+                if extra else 'install it, or use postgresql+psycopg2:// '
+                "(pip install 'vmha[postgresql]') or mysql+pymysql:// "
+                "(pip install 'vmha[mysql]')")
         return '%s: its driver (%s) is not installed (%s); %s' % (
             label, parts.get_driver_name(), err.name or err, hint)
     return None
