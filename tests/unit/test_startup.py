@@ -234,3 +234,45 @@ def test_extras_for_the_database_drivers():
     extras = parser['extras']
     assert 'psycopg2' in extras['postgresql']
     assert 'PyMySQL' in extras['mysql']
+
+
+def test_schema_newer_than_the_code_is_one_line(run, db_url):
+    import sqlalchemy as sa
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text('UPDATE vmha_alembic_version SET '
+                             "version_num = '0099'"))
+    engine.dispose()
+    code, _, err = run('vmha-monitor', '')
+    [line] = _errors(err, 'vmha-monitor')
+    assert 'newer than this vmha knows' in line and 'upgrade vmha' in line
+    code, out, err = run('vmha-manage', '')     # host list
+    assert code == 1 and out == ''
+
+
+def test_db_sync_of_a_newer_schema_is_one_line(tmp_path, db_url,
+                                               monkeypatch, capsys,
+                                               restore_logging):
+    import sqlalchemy as sa
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text('UPDATE vmha_alembic_version SET '
+                             "version_num = '0099'"))
+    engine.dispose()
+    config = tmp_path / 'c.conf'
+    config.write_text('[DEFAULT]\nlog_file = %s\n[database]\nconnection = '
+                      '%s\n' % (tmp_path / 'log', db_url))
+    monkeypatch.setattr(cfg, 'CONF', cfg.ConfigOpts())
+    assert manage.main(['--config-file', str(config), 'db', 'sync']) == 1
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err
+    [line] = err.splitlines()
+    assert line.startswith('vmha-manage: error: ') and '0099' in line
+
+
+def test_agent_host_rules_are_named(run):
+    code, _, err = run('vmha-agent', '[agent]\nhost = a b\n')
+    assert code == 1
+    [line] = _errors(err, 'vmha-agent')
+    assert line == ("vmha-agent: error: [agent] host = 'a b': host name "
+                    "'a b' contains whitespace")

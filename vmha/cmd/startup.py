@@ -22,12 +22,15 @@ import re
 import sys
 import traceback
 
+from alembic.util import exc as alembic_exc
 from oslo_config import cfg
+from oslo_config import types
 import pbr.version
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from vmha import exception
+from vmha import inventory
 
 #: (group, option, entry point namespace) of the options naming drivers;
 #: an option that is not registered (a feature not installed) is skipped
@@ -90,10 +93,12 @@ def _raw(conf, group, opt):
         return '?'
 
 
-def _why(opt, err):
+def _why(opt, err, raw):
     """A short reason: oslo.config's text minus its location dump."""
     if opt.secret:      # the parser's text would quote the value
         return 'not a valid %s' % type(opt.type).__name__.lower()
+    if isinstance(opt.type, types.HostDomain) and isinstance(raw, str):
+        return inventory.host_name_problem(raw) or str(err)
     choices = getattr(opt.type, 'choices', None)
     if choices:
         return 'must be one of %s' % ', '.join(str(c) for c in choices)
@@ -118,9 +123,9 @@ def value_problems(conf):
             try:
                 getattr(conf[group] if group else conf, opt.dest)
             except (cfg.Error, ValueError) as err:
+                raw = _raw(conf, group, opt)
                 problems.append('%s = %r: %s' % (
-                    _label(group, opt), _raw(conf, group, opt),
-                    _why(opt, err)))
+                    _label(group, opt), raw, _why(opt, err, raw)))
     return problems
 
 
@@ -327,7 +332,8 @@ def check(prog, conf, database=True, schema=False, stderr=None):
 
 #: errors an operator can cause and fix: a line, no traceback
 EXPECTED = (exception.VmhaError, cfg.Error, StartupError, sa_exc.DBAPIError,
-            sa_exc.ArgumentError, sa_exc.NoSuchModuleError)
+            sa_exc.ArgumentError, sa_exc.NoSuchModuleError,
+            alembic_exc.CommandError)
 
 
 def error_lines(err):
