@@ -276,3 +276,19 @@ def test_agent_host_rules_are_named(run):
     [line] = _errors(err, 'vmha-agent')
     assert line == ("vmha-agent: error: [agent] host = 'a b': host name "
                     "'a b' contains whitespace")
+
+
+def test_monitor_without_the_key_of_stored_credentials_refuses_to_start(
+        run, db_url, keyring):
+    """Found at start, not when the failed host is being fenced."""
+    from vmha.db import api as db_api
+    from vmha import inventory
+    db = db_api.Database(db_url, keyring=keyring)
+    db.add_host(inventory.HostSpec(name='c1', bmc_password='Sup3rSecret'))
+    db.dispose()
+    code, _, err = run('vmha-monitor', '[inventory]\n'
+                       'credential_key_file =\n', '--once')
+    assert code == 1
+    [line] = _errors(err, 'vmha-monitor')
+    assert 'bmc_password of host c1 is encrypted' in line
+    assert '[inventory] credential_key_file' in line

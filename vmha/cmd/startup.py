@@ -10,7 +10,10 @@ configuration, check it, and turn expected errors into one line each.
 * :func:`unknown_options`: options and groups in the files that vmha does
   not know (a misspelling is otherwise silently ignored): warnings.
 * :func:`schema_problem`: the database is reachable and its schema is the
-  one this code needs (else: run ``vmha-manage db sync``).
+  one this code needs (else: run ``vmha-manage db sync``);
+  :func:`credentials_problem`: the key file decrypts every stored
+  credential (a wrong or missing key is found at start, not when a failed
+  host is being fenced).
 * :func:`report`: an expected error (:data:`EXPECTED`) as
   ``prog: error: ...`` lines and exit code 1; the traceback only with
   ``--debug``.
@@ -224,6 +227,27 @@ def schema_problem(conf):
     return None
 
 
+def credentials_problem(conf):
+    """None if the key file is usable and decrypts every stored
+    credential; otherwise one line (checked at start, not when a failed
+    host is being fenced)."""
+    from vmha import credentials
+    from vmha.db import api as db_api
+    try:
+        keyring = credentials.Keyring.from_conf(conf)
+        db = db_api.Database(conf.database.connection,
+                             timeout=conf.database.timeout, keyring=keyring)
+    except exception.VmhaError as err:
+        return str(err)
+    try:
+        db.list_hosts()               # decrypts every secret of every host
+    except credentials.CredentialKeyError as err:
+        return str(err)
+    finally:
+        db.dispose()
+    return None
+
+
 def _first_line(err):
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
@@ -323,7 +347,7 @@ def check(prog, conf, database=True, schema=False, stderr=None):
         print('%s: warning: %s' % (prog, warning), file=stderr)
     problems = config_problems(conf, database=database)
     if not problems and schema:
-        problem = schema_problem(conf)
+        problem = schema_problem(conf) or credentials_problem(conf)
         if problem:
             problems.append(problem)
     if problems:
