@@ -51,13 +51,13 @@ def test_commands_are_entry_points():
 
 
 @pytest.fixture
-def manage(cli):  # noqa: F811  (the imported fixture)
+def run_cli(cli):  # noqa: F811  (the imported fixture)
     return cli
 
 
 @pytest.fixture
-def two_hosts(manage):
-    run = manage
+def two_hosts(run_cli):
+    run = run_cli
     assert run('host', 'add', 'c1', '--bmc-address', '192.0.2.7',
                '--bmc-password', 'Sup3rSecret')[0] == 0
     assert run('host', 'add', 'c2')[0] == 0
@@ -106,8 +106,8 @@ def test_db_sync_json_is_clean_with_logging_on(tmp_path, monkeypatch,
 
 
 def test_evacuate_dry_run_json_is_clean_with_logging_on(
-        manage, monkeypatch, capsys):
-    run = manage
+        run_cli, monkeypatch, capsys):
+    run = run_cli
     compute = fakes.FakeCompute(hosts=('hostA', 'hostB'))
     compute.add_instance('i1', host='hostA')
     real = recovery.Recoverer
@@ -152,16 +152,16 @@ def test_oslo_shell_completion_does_not_crash(monkeypatch, capsys):
 
 @pytest.mark.parametrize('name', ['', '   ', 'c1\nc2', 'x' * 300,
                                   'bad name', 'h@st'])
-def test_host_names_follow_nova_rules(manage, db_url, name):
-    run = manage
+def test_host_names_follow_nova_rules(run_cli, db_url, name):
+    run = run_cli
     code, out, err = run('host', 'add', name)
     assert (code, out) == (1, '')
     assert 'host name' in _error_line(err)
     assert _hosts(db_url) == {}
 
 
-def test_host_recover_of_an_unknown_host_says_unknown(manage, monkeypatch):
-    run = manage
+def test_host_recover_of_an_unknown_host_says_unknown(run_cli, monkeypatch):
+    run = run_cli
     compute = fakes.FakeCompute(hosts=('hostA',))
     real = recovery.Recoverer
     monkeypatch.setattr(recovery, 'Recoverer',
