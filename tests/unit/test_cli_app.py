@@ -190,3 +190,14 @@ def test_monitor_once_fails_when_a_source_failed(
     assert monitor_cmd.main(['--config-file', str(config), '--once']) == 1
     err = capsys.readouterr().err
     assert 'detection source(s) nova did not answer' in err
+
+
+def test_an_unexpected_error_is_said_on_stderr(run_cli, monkeypatch):
+    def broken(self, parsed_args):
+        raise KeyError('bug')
+
+    monkeypatch.setattr(manage.HostList, 'take_action', broken)
+    code, out, err = run_cli('host', 'list')
+    assert (code, out) == (1, '')
+    assert _error_line(err).startswith(
+        "vmha-manage: error: unexpected KeyError: 'bug'")

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 
 from cliff import app as cliff_app
 from cliff import command as cliff_command
@@ -235,6 +236,16 @@ class _VmhaCommand:
         except startup.EXPECTED as err:
             return startup.report(PROG, err, self.app.options.debug,
                                   self.app.stderr)
+        except Exception as err:
+            # a bug: logged with its traceback, and said on stderr too
+            # (cliff would log it only, maybe into the log file alone)
+            LOG.exception('%s failed', PROG)
+            if self.app.options.debug:
+                traceback.print_exception(err, file=self.app.stderr)
+            self.app.stderr.write(
+                '%s: error: unexpected %s: %s (--debug shows the '
+                'traceback)\n' % (PROG, type(err).__name__, err))
+            return 1
         return self.exit_code or code or 0
 
     @property
