@@ -28,8 +28,9 @@ say "vmha virtualenv"
 if [ ! -x .venv/bin/vmha-manage ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q -U pip
-  .venv/bin/pip install -q -e .
 fi
+# every time: a venv of an older checkout lacks newer requirements
+.venv/bin/pip install -q -e .
 export PATH=$ROOT/.venv/bin:$PATH
 
 say "real-Nova lab"
@@ -45,6 +46,7 @@ info = json.loads(subprocess.check_output(['tools/lab/lab', 'info']))
 auth = info['auth']
 with open(demo + '/vmha.conf', 'w') as f:
     f.write('[DEFAULT]\nstate_path = %s\nlog_file = %s/vmha.log\n\n' % (demo, demo))
+    f.write('[inventory]\ncredential_key_file = %s/credential.key\n\n' % demo)
     f.write('[recovery]\nquick_evacuate_level = %s\nwait_service_down_interval = 0.5\n\n' % level)
     f.write('[fencing]\ndefault_driver = ipmi\npower_off_confirm_interval = 0.5\n\n')
     f.write('[evacuation]\nconfirm_interval = 0.5\n\n')
@@ -62,6 +64,7 @@ with open(demo + '/hosts.txt', 'w') as f:
         f.write('%s %s %s %s\n' % (name, bmc['address'], bmc['port'], bmc['username']))
 PY
 VM="vmha-manage --config-file $DEMO/vmha.conf"
+$VM credentials generate-key --output "$DEMO/credential.key"   # BMC passwords: encrypted
 $VM db sync
 while read -r name address port user; do
   $VM host add "$name" --fencing ipmi --bmc-address "$address" --bmc-port "$port" \

@@ -48,6 +48,11 @@ class NotFound(VmhaError):
     msg_fmt = '%(what)s %(name)s not found.'
 
 
+class UnknownHost(NotFound):
+    msg_fmt = ('Host %(name)s is unknown: it is not in vmha\'s inventory and '
+               'Nova has no %(binary)s service on it.')
+
+
 class Conflict(VmhaError):
     msg_fmt = '%(reason)s'
 

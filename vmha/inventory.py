@@ -6,11 +6,54 @@ can be used (and tested) without a database.
 
 import dataclasses
 
+from oslo_config import types
+
+from vmha import exception
+
 MASK = '***'
 #: bmc_options keys whose values are secrets (the IPMI BMC key ``kg``), and
 #: words that make any key one (a third-party driver's ``api_token``).
 SECRET_OPTIONS = ('kg',)
 SECRET_WORDS = ('password', 'secret', 'token')
+
+
+#: Nova's services.host column; Nova's [DEFAULT] host is a host name or
+#: address whose labels may also hold underscores (oslo.config HostDomain)
+MAX_HOST_NAME = 255
+_HOST_DOMAIN = types.HostDomain()
+
+
+def host_name_problem(name):
+    """Why ``name`` cannot be a Nova compute host name, or None.
+
+    Nova's rules: not empty, no whitespace, at most 255 characters, labels
+    of letters, digits, hyphens and underscores separated by dots (or an IP
+    address). A name that breaks them can never match a nova-compute
+    service, so vmha would never recover that host.
+    """
+    shown = repr(name if len(name) <= 40 else name[:40] + '...')
+    if not name or not name.strip():
+        return 'host name %s is empty' % shown
+    if any(c.isspace() for c in name):
+        return 'host name %s contains whitespace' % shown
+    if len(name) > MAX_HOST_NAME:
+        return 'host name %s is %d characters long (at most %d)' % (
+            shown, len(name), MAX_HOST_NAME)
+    try:
+        _HOST_DOMAIN(name)
+    except ValueError:
+        return ('host name %s is not a valid host name (letters, digits, '
+                '"-" and "_" in dot-separated labels of at most 63, or an '
+                'IP address)' % shown)
+    return None
+
+
+def check_host_name(name):
+    """Raise InvalidInput unless ``name`` follows Nova's host-name rules."""
+    problem = host_name_problem(name)
+    if problem:
+        raise exception.InvalidInput(reason=problem)
+    return name
 
 
 def is_secret_option(key):

@@ -87,6 +87,7 @@ class Monitor:
         # evacuations waiting for room are retried beside detection
         self.capacity = capacity.RetryScheduler(recoverer)
         self.checks = 0
+        self.failed_sources = []
 
     @property
     def db(self):
@@ -97,10 +98,15 @@ class Monitor:
     def observe(self):
         """{host: HostView} from every source that answers in time."""
         reports = {}
+        #: the sources that did not answer this poll (vmha-monitor --once
+        #: exits non-zero when there is one)
+        self.failed_sources = []
         for source in self.sources:
             observed = self._ask(source)
             if observed is not None:
                 reports.setdefault(source.signal, {}).update(observed)
+            else:
+                self.failed_sources.append(source.name)
         return decision.combine(reports)
 
     def _ask(self, source):

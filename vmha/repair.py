@@ -95,6 +95,7 @@ class HostRepair:
         self.membership = membership
 
     def run(self, host):
+        self._check_known(host)
         self._check_no_recovery(host)
         heartbeat = self._check_heartbeat(host)
         self._check_no_evacuation(host)
@@ -114,6 +115,17 @@ class HostRepair:
         LOG.info('Host %s back in service (force-down unset: %s, enabled: '
                  '%s)', host, unset, enabled)
         return report
+
+    def _check_known(self, host):
+        """A host neither vmha nor Nova knows is a typo, not a failing
+        host: say so (rather than "no vmha-agent heartbeat")."""
+        if self.db.find_host(host) is not None:
+            return
+        try:
+            self.compute.get_service(host)
+        except exception.ComputeServiceNotFound as err:
+            raise exception.UnknownHost(
+                name=host, binary=self.conf.recovery.compute_binary) from err
 
     def _check_no_recovery(self, host):
         for rec in self.db.list_recoveries(host=host,

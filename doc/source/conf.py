@@ -11,7 +11,7 @@ extensions = [
     'oslo_config.sphinxext',
     'oslo_config.sphinxconfiggen',
     'reno.sphinxext',
-    'sphinxarg.ext',
+    'cliff.sphinxext',
     'vmha_docs',
 ]
 

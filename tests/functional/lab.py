@@ -25,6 +25,7 @@ from novaclient import client as nova_client
 from oslo_config import cfg
 import pytest
 
+from tests.functional import peers
 from vmha import conf as vmha_conf
 from vmha.db import api as db_api
 from vmha.db import migration
@@ -118,6 +119,7 @@ def write_config(path, lab_info, db_url, **overrides):
         'nova.region_name': auth.get('region_name', 'RegionOne'),
         'nova.valid_interfaces': 'public',
         'database.connection': db_url,
+        'inventory.credential_key_file': peers.key_file(),
         'fencing.default_driver': 'ipmi',
         'fencing.power_off_confirm_count': 10,
         'fencing.power_off_confirm_interval': 0.5,
@@ -172,7 +174,7 @@ def sqlite_url(tmp_path):
 def vmha_setup(lab_info, sqlite_url, tmp_path):
     """(conf, db) on a fresh SQLite database with the lab's hosts."""
     migration.upgrade(sqlite_url)
-    db = db_api.Database(sqlite_url)
+    db = db_api.Database(sqlite_url, keyring=peers.keyring())
     add_lab_hosts(db, lab_info)
     conf = make_conf(tmp_path / 'vmha.conf', lab_info, sqlite_url)
     yield conf, db

@@ -54,7 +54,8 @@ def cut_for(proxy, seconds):
 
 def test_short_outage_is_retried(proxied_url, caplog):
     url, proxy = proxied_url
-    db = db_api.Database(url, retry_timeout=15, retry_interval=0.2)
+    db = db_api.Database(url, retry_timeout=15, retry_interval=0.2,
+                         keyring=peers.keyring())
     db.add_host(spec('c0'))                 # a pooled connection exists
     timer = cut_for(proxy, 2.0)
     started = time.monotonic()
@@ -73,7 +74,8 @@ def test_short_outage_is_retried(proxied_url, caplog):
 
 def test_long_outage_is_a_clear_error_and_writes_nothing(proxied_url):
     url, proxy = proxied_url
-    db = db_api.Database(url, retry_timeout=1.0, retry_interval=0.2)
+    db = db_api.Database(url, retry_timeout=1.0, retry_interval=0.2,
+                         keyring=peers.keyring())
     db.add_host(spec('c0'))
     timer = cut_for(proxy, 4.0)
     with pytest.raises(exception.DatabaseError) as err:

@@ -10,6 +10,7 @@ from vmha import exception
 from vmha import inventory
 
 from tests.functional import dbs
+from tests.functional import peers
 
 
 @pytest.fixture(params=sorted(dbs.SERVERS))
@@ -22,7 +23,7 @@ def test_migrations_create_every_table_and_are_idempotent(server_url):
     migration.upgrade(server_url)
     migration.upgrade(server_url)
     assert migration.current_revision(server_url) == \
-        migration.head_revision() == '0004'
+        migration.head_revision() == '0005'
     engine = sa.create_engine(server_url)
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names())
@@ -39,9 +40,41 @@ def test_migrations_create_every_table_and_are_idempotent(server_url):
             'atomdetails'} <= tables
 
 
+def test_migration_0005_encrypts_plaintext_rows(server_url):
+    """On PostgreSQL and MariaDB: rows of an older schema with a plaintext
+    password and kg key come out encrypted (the column became TEXT), and
+    read back in clear with the key."""
+    migration.upgrade(server_url, '0004')
+    engine = sa.create_engine(server_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO hosts (name, bmc_password, bmc_options, "
+            "maintenance, reserved, state, created_at) VALUES ('c1', "
+            ":p, :o, false, false, 'healthy', '2026-01-01 00:00:00')"),
+            {'p': 'Bmc-S3cret', 'o': '{"kg": "K3y"}'})
+    with pytest.raises(Exception, match='credential_key_file'):
+        migration.upgrade(server_url)           # no key: refused
+    migration.upgrade(server_url, keyring=peers.keyring())
+    with engine.connect() as conn:
+        password, options = conn.execute(sa.text(
+            "SELECT bmc_password, bmc_options FROM hosts")).one()
+    engine.dispose()
+    assert password.startswith('fernet:') and 'S3cret' not in password
+    assert 'K3y' not in str(options)
+    db = db_api.Database(server_url, keyring=peers.keyring())
+    spec = db.get_host('c1')
+    assert (spec.bmc_password, spec.bmc_options) == ('Bmc-S3cret',
+                                                     {'kg': 'K3y'})
+    spec.bmc_password = 'x' * 255               # longer than String(255)
+    db.update_host('c1', bmc_password=spec.bmc_password)
+    assert db.get_host('c1').bmc_password == 'x' * 255
+    assert db.rotate_credentials() == (1, 2)
+    db.dispose()
+
+
 def test_repository_round_trip(server_url):
     migration.upgrade(server_url)
-    db = db_api.Database(server_url)
+    db = db_api.Database(server_url, keyring=peers.keyring())
     db.add_host(inventory.HostSpec(name='c1', fencing_driver='ipmi',
                                    bmc_address='10.0.0.1', bmc_port=623,
                                    bmc_username='admin',

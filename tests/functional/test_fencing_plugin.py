@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+from vmha.db import migration
+
 EXAMPLE = (pathlib.Path(__file__).resolve().parents[2] / 'doc' / 'examples'
            / 'vmha-fencing-example')
 PASSWORD = 'agent-S3cret.pw'
@@ -132,8 +134,13 @@ def test_installed_driver_fences_a_host(installed, agent):
 
 
 def _host_add(env, tmp_path, *options):
+    """vmha-manage host add against a synced database (vmha-manage reports
+    a database it cannot use before it looks at its input)."""
+    url = 'sqlite:///%s' % (tmp_path / 'vmha.sqlite')
+    migration.upgrade(url)
     config = tmp_path / 'vmha.conf'
-    config.write_text('[DEFAULT]\nlog_file = %s\n' % (tmp_path / 'log'))
+    config.write_text('[DEFAULT]\nlog_file = %s\n[database]\nconnection = '
+                      '%s\n' % (tmp_path / 'log', url))
     return run([sys.executable, '-m', 'vmha.cmd.manage', '--config-file',
                 str(config), 'host', 'add', 'c1', '--fencing', 'fence_agent',
                 '--bmc-address', '192.0.2.50', *options], env)

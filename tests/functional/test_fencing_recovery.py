@@ -123,7 +123,7 @@ def _fresh_bmc_sessions():
 @pytest.fixture
 def db(sqlite_url):
     migration.upgrade(sqlite_url)
-    database = db_api.Database(sqlite_url)
+    database = db_api.Database(sqlite_url, keyring=peers.keyring())
     yield database
     database.dispose()
 

@@ -24,6 +24,7 @@ from vmha import jobboard
 
 from tests.functional import agents as agentlib
 from tests.functional import dbs
+from tests.functional import peers
 from tests.functional import lab as lablib
 from tests.functional import lab_monitors
 
@@ -39,7 +40,7 @@ def shared_db(lab_info):
     """A fresh PostgreSQL database holding the lab's hosts."""
     with dbs.scratch_database('postgresql') as url:
         migration.upgrade(url)
-        db = db_api.Database(url)
+        db = db_api.Database(url, keyring=peers.keyring())
         lablib.add_lab_hosts(db, lab_info)
         yield url, db
         db.dispose()

@@ -1,6 +1,7 @@
 """Shared fixtures of the unit suite: config, SQLite database, fakes."""
 
 import logging
+import os
 import shutil
 import uuid
 
@@ -10,6 +11,7 @@ from oslo_config import cfg
 
 from vmha import conf as vmha_conf
 from vmha.context import RecoveryContext
+from vmha import credentials
 from vmha.db import api as db_api
 from vmha.db import migration
 from vmha import fencing
@@ -44,6 +46,28 @@ def db_url(tmp_path, _migrated_template):
     return 'sqlite:///%s' % path
 
 
+@pytest.fixture
+def key_file(tmp_path):
+    """An owner-only credential key file ([inventory] credential_key_file)."""
+    path = str(tmp_path / 'credential.key')
+    credentials.write_key_file(path, [credentials.generate_key()])
+    return path
+
+
+@pytest.fixture
+def keyring(key_file):
+    return credentials.Keyring.from_file(key_file)
+
+
+def open_db(db_url):
+    """A Database on ``db_url`` with the key of the ``key_file`` fixture
+    when there is one (both live in the test's tmp_path)."""
+    path = os.path.join(os.path.dirname(db_url[len('sqlite:///'):]),
+                        'credential.key')
+    return db_api.Database(db_url, keyring=credentials.Keyring.from_file(
+        path) if os.path.exists(path) else None)
+
+
 def make_conf(**overrides):
     """A fresh ConfigOpts with vmha's options; ``group__name=value``."""
     conf = cfg.ConfigOpts()
@@ -56,10 +80,11 @@ def make_conf(**overrides):
 
 
 @pytest.fixture
-def conf(db_url):
+def conf(db_url, key_file):
     """Config tuned for fast unit runs (short polls, no real notifiers)."""
     return make_conf(
         database__connection=db_url,
+        inventory__credential_key_file=key_file,
         fencing__default_driver='noop',
         fencing__power_off_confirm_count=3,
         fencing__power_off_confirm_interval=0,
@@ -72,8 +97,8 @@ def conf(db_url):
 
 
 @pytest.fixture
-def db(db_url):
-    database = db_api.Database(db_url)
+def db(db_url, keyring):
+    database = db_api.Database(db_url, keyring=keyring)
     yield database
     database.dispose()
 

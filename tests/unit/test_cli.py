@@ -14,6 +14,7 @@ from vmha import events
 from vmha import inventory
 from vmha import recovery
 from tests.unit.conftest import make_conf
+from tests.unit.conftest import open_db
 from tests.unit.conftest import nova_calls
 from tests.unit import fakes
 
@@ -21,15 +22,17 @@ SECRET = 'Sup3rSecret'
 
 
 @pytest.fixture
-def cli(tmp_path, db_url, monkeypatch, capsys, restore_logging):
+def cli(tmp_path, db_url, key_file, monkeypatch, capsys, restore_logging):
     """run(*argv) -> (exit code, stdout, stderr), each call a fresh CONF."""
     config = tmp_path / 'vmha.conf'
     config.write_text(
         '[DEFAULT]\nlog_file = %s\n'
         '[database]\nconnection = %s\n'
+        '[inventory]\ncredential_key_file = %s\n'
         '[fencing]\ndefault_driver = noop\n'
         '[coordination]\nbackend_url = file://%s\n'
         '[notification]\ndrivers = \n' % (tmp_path / 'vmha.log', db_url,
+                                           key_file,
                                            tmp_path / 'coordination'))
 
     def run(*argv):
@@ -50,8 +53,14 @@ def _error_line(err):
     return lines[0]
 
 
+def _table_rows(out):
+    """The cells of cliff's table output, header first."""
+    return [[cell.strip() for cell in line.strip('|').split('|')]
+            for line in out.splitlines() if line.startswith('|')]
+
+
 def _hosts(db_url):
-    db = db_api.Database(db_url)
+    db = open_db(db_url)
     try:
         return {spec.name: spec for spec, _ in db.list_hosts()}
     finally:
@@ -104,9 +113,10 @@ def test_host_add_show_list(cli, db_url):
     cli('host', 'add', 'c0')
     code, out, _ = cli('host', 'list')
     assert code == 0
-    lines = out.splitlines()
-    assert lines[0].split()[:3] == ['name', 'fencing_driver', 'bmc_address']
-    assert [line.split()[0] for line in lines[2:]] == ['c0', 'c1']
+    # cliff's table (format changed with cliff: a bordered PrettyTable)
+    header, *rows = _table_rows(out)
+    assert header[:3] == ['name', 'fencing_driver', 'bmc_address']
+    assert [row[0] for row in rows] == ['c0', 'c1']
     code, out, _ = cli('-f', 'json', 'host', 'list')
     rows = json.loads(out)
     assert [r['name'] for r in rows] == ['c0', 'c1']
@@ -345,7 +355,7 @@ def test_recovery_show_events_json(cli, recovered):
     (['recovery', 'list', '--limit', '0'], 'positive'),
     (['recovery', 'list', '--limit', 'x'], 'positive'),
     (['evacuate', 'h', '--level', '9'], 'level must be 1, 2 or 3'),
-    (['-f', 'yaml', 'host', 'list'], 'invalid choice'),
+    (['-f', 'xml', 'host', 'list'], 'invalid choice'),   # yaml is valid now
     (['host', 'add', 'c1', '--bmc-port', 'x'], 'invalid int'),
 ])
 def test_usage_errors_are_one_line(cli, argv, words, capsys):

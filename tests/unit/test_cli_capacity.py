@@ -11,6 +11,7 @@ from vmha import inventory
 from vmha import recovery
 from tests.unit.test_capacity import RoomyCompute
 from tests.unit.test_cli import _error_line
+from tests.unit.test_cli import _table_rows
 from tests.unit.test_cli import cli  # noqa: F401  (the fixture)
 from tests.unit import fakes
 
@@ -65,8 +66,8 @@ def test_host_add_reserved_and_list(manage, db_url):
     assert (rows['spare1']['reserved'], rows['hostA']['reserved']) == (
         True, False)
     code, out, _ = manage('host', 'list')
-    assert out.splitlines()[0].split()[-4:] == ['reserved', 'reserved_for',
-                                                'state', 'agent']
+    assert _table_rows(out)[0][-4:] == ['reserved', 'reserved_for',
+                                        'state', 'agent']
 
 
 def test_host_update_reserved_returns_a_spare_to_the_pool(

@@ -157,13 +157,13 @@ def test_host_update_revalidates_with_the_new_driver(debug_cli, db_url):
     _no_secret(debug_cli, err)
 
 
-def test_console_script_prints_one_error_line(tmp_path):
+def test_console_script_prints_one_error_line(tmp_path, db_url):
     """The real command in a new process: nothing but the error on stderr
-    (no library warnings printed at import)."""
+    (no library warnings printed at import). The database is synced: an
+    unsynced one is reported first now ("run vmha-manage db sync")."""
     config = tmp_path / 'vmha.conf'
     config.write_text('[DEFAULT]\nlog_file = %s\n[database]\nconnection = '
-                      'sqlite:///%s\n' % (tmp_path / 'log',
-                                          tmp_path / 'db.sqlite'))
+                      '%s\n' % (tmp_path / 'log', db_url))
     env = dict(os.environ)
     env.pop('PYTHONWARNINGS', None)
     proc = subprocess.run(

@@ -1,9 +1,10 @@
 """vmha-agent: heartbeat this compute host to vmha-monitor.
 
-Thin: load configuration, run :class:`vmha.agent.Agent` until SIGTERM or
-SIGINT, which leave the group at once (a planned stop, not a failure). The
-process exits within a few seconds of the signal even when the coordination
-backend hangs (vmha/cmd/service.py).
+Thin: load and check the configuration (vmha/cmd/startup.py), run
+:class:`vmha.agent.Agent` until SIGTERM or SIGINT, which leave the group at
+once (a planned stop, not a failure). The process exits within a few
+seconds of the signal even when the coordination backend hangs
+(vmha/cmd/service.py).
 """
 
 import sys
@@ -12,25 +13,29 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from vmha import agent
-from vmha import conf as vmha_conf
 from vmha.cmd import service
-from vmha import exception
+from vmha.cmd import startup
+from vmha import conf as vmha_conf
 from vmha import metrics
+
+PROG = 'vmha-agent'
 
 
 def main(argv=None):
     conf = cfg.CONF
     vmha_conf.register_opts(conf)
     logging.register_options(conf)
-    conf(sys.argv[1:] if argv is None else argv, project='vmha')
-    logging.setup(conf, 'vmha')
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        startup.parse_args(PROG, conf, argv)
+        # the agent uses no database: its URL is not its business
+        startup.check(PROG, conf, database=False)
+        logging.setup(conf, 'vmha')
+        startup.logs_to_stderr()
         heart = agent.Agent(conf)
-    except (exception.VmhaError, cfg.Error) as err:
-        print('vmha-agent: error: %s' % err, file=sys.stderr)
-        return 1
-    return service.run('vmha-agent', lambda stop: _heartbeat(conf, heart,
-                                                             stop))
+    except startup.EXPECTED as err:
+        return startup.report(PROG, err, startup.debugging(conf, argv))
+    return service.run(PROG, lambda stop: _heartbeat(conf, heart, stop))
 
 
 def _heartbeat(conf, heart, stop):

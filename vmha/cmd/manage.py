@@ -1,19 +1,37 @@
-"""vmha-manage: the operator's command line.
+"""vmha-manage: the operator's command line, on cliff.
 
-Thin: parse arguments, load configuration, call the library, print a table
-(or JSON with ``-f json``). Every error is one line on stderr and exit 1;
-nothing is stored when input is invalid.
+cliff (the framework under the ``openstack`` client and Masakari's CLI)
+gives every command ``-f table|json|yaml|value|csv``, ``-c COLUMN`` on
+listings and single records, ``--version``, ``--debug`` (tracebacks) and
+bash completion (``vmha-manage complete``). The commands are entry points
+in the ``vmha.manage`` namespace (``host_add`` is ``host add``), so that
+documentation can be generated from them (cliff's Sphinx extension).
+
+Thin: parse arguments, load and check the configuration
+(vmha/cmd/startup.py), call the library, print. Every expected error is one
+line on stderr and exit 1 (the traceback with ``--debug``); nothing is
+stored when input is invalid. Results go to stdout, logs to stderr only.
 """
 
 import argparse
 import json
+import os
 import sys
+import traceback
 
+from cliff import app as cliff_app
+from cliff import command as cliff_command
+from cliff import commandmanager
+from cliff import complete as cliff_complete
+from cliff import lister
+from cliff import show
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from vmha import capacity
+from vmha.cmd import startup
 from vmha import conf as vmha_conf
+from vmha import credentials
 from vmha.db import api as db_api
 from vmha.db import migration
 from vmha import exception
@@ -23,28 +41,15 @@ from vmha import recovery
 from vmha import repair
 
 LOG = logging.getLogger(__name__)
+PROG = 'vmha-manage'
+NAMESPACE = 'vmha.manage'
 
 
 # -- output -------------------------------------------------------------------
 
-def _print(args, data, columns=None):
-    """Print ``data`` (dict or list of dicts) as JSON or a plain table."""
-    if args.format == 'json':
-        print(json.dumps(data, indent=2, sort_keys=True, default=str))
-        return
-    if isinstance(data, dict):
-        width = max((len(k) for k in data), default=0)
-        for key, value in data.items():
-            print('%-*s  %s' % (width, key, _cell(value)))
-        return
-    columns = columns or (sorted(data[0]) if data else [])
-    rows = [[_cell(row.get(c)) for c in columns] for row in data]
-    widths = [max([len(c)] + [len(r[i]) for r in rows])
-              for i, c in enumerate(columns)]
-    print('  '.join(c.ljust(w) for c, w in zip(columns, widths)))
-    print('  '.join('-' * w for w in widths))
-    for row in rows:
-        print('  '.join(v.ljust(w) for v, w in zip(row, widths)))
+def _jsonable(data):
+    """``data`` with datetimes and other objects as strings, as JSON has."""
+    return json.loads(json.dumps(data, default=str))
 
 
 def _cell(value):
@@ -53,6 +58,44 @@ def _cell(value):
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True, default=str)
     return str(value)
+
+
+def _plain_table(out, rows, columns):
+    """The aligned table of a composite report's section."""
+    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells])
+              for i, c in enumerate(columns)]
+    out.write('  '.join(c.ljust(w) for c, w in zip(columns, widths))
+              .rstrip() + '\n')
+    out.write('  '.join('-' * w for w in widths) + '\n')
+    for row in cells:
+        out.write('  '.join(v.ljust(w) for v, w in zip(row, widths))
+                  .rstrip() + '\n')
+
+
+def _plain_fields(out, data):
+    width = max((len(k) for k in data), default=0)
+    for key, value in data.items():
+        out.write('%-*s  %s\n' % (width, key, _cell(value)))
+
+
+def _write_report(out, report):
+    """A recovery as people read it: fields, timeline, evacuations."""
+    _plain_fields(out, {'recovery': report.id, 'host': report.host,
+                        'level': report.level, 'state': report.state,
+                        'error': report.error})
+    out.write('\ntimeline:\n')
+    start = report.phases.get('detected_at')
+    for phase in db_api.PHASES:
+        when = report.phases.get(phase)
+        if when:
+            offset = (when - start).total_seconds() if start else 0.0
+            out.write('  %-20s %s  (+%.2fs)\n' % (phase, when.isoformat(),
+                                                 offset))
+    out.write('\n')
+    _plain_table(out, report.evacuations,
+                 ['instance_id', 'name', 'status', 'original_vm_state',
+                  'target_host', 'evacuate_calls', 'reason'])
 
 
 # -- input validation ---------------------------------------------------------
@@ -81,7 +124,8 @@ def _read_password(args):
 
 def _host_spec(args, conf, base=None):
     """A validated HostSpec from ``args`` (layered over ``base`` on update)."""
-    spec = base or inventory.HostSpec(name=args.name)
+    spec = base or inventory.HostSpec(
+        name=inventory.check_host_name(args.name))
     for attr, value in (('fencing_driver', args.fencing),
                         ('bmc_address', args.bmc_address),
                         ('bmc_port', args.bmc_port),
@@ -125,217 +169,6 @@ def _naming_options(err):
         err.kwargs['reason'], '; '.join(options)))
 
 
-# -- commands -----------------------------------------------------------------
-
-def cmd_db_sync(args, conf):
-    migration.upgrade(conf.database.connection)
-    revision = migration.current_revision(conf.database.connection)
-    if args.format == 'json':
-        _print(args, {'revision': revision})
-    else:
-        print('database schema at revision %s' % revision)
-
-
-def _host_row(spec, state):
-    row = spec.public_dict()
-    row['state'] = state
-    return row
-
-
-def cmd_host_add(args, conf):
-    spec = _host_spec(args, conf)
-    spec.reserved = args.reserved
-    db = db_api.Database.from_conf(conf)
-    db.add_host(spec)
-    _print(args, _host_row(spec, 'healthy'))
-
-
-def cmd_host_update(args, conf):
-    db = db_api.Database.from_conf(conf)
-    spec = _host_spec(args, conf, base=db.get_host(args.name))
-    if args.maintenance is not None:
-        spec.maintenance = args.maintenance == 'on'
-    if args.reserved is not None:
-        # on: (back) in the pool of free spares; off: an ordinary host
-        spec.reserved, spec.reserved_for = args.reserved == 'on', None
-    fields = {k: v for k, v in vars(spec).items() if k != 'name'}
-    db.update_host(args.name, **fields)
-    _print(args, _host_row(spec, db.host_state(args.name)))
-
-
-def cmd_host_list(args, conf):
-    db = db_api.Database.from_conf(conf)
-    agents = db.host_agents()
-    rows = [dict(_host_row(spec, state), agent=agents.get(spec.name) or '-')
-            for spec, state in db.list_hosts()]
-    _print(args, rows, ['name', 'fencing_driver', 'bmc_address', 'bmc_port',
-                        'level', 'maintenance', 'reserved', 'reserved_for',
-                        'state', 'agent'])
-
-
-def cmd_host_show(args, conf):
-    db = db_api.Database.from_conf(conf)
-    _print(args, _host_row(db.get_host(args.name), db.host_state(args.name)))
-
-
-def cmd_host_delete(args, conf):
-    db_api.Database.from_conf(conf).delete_host(args.name)
-    if args.format == 'json':
-        _print(args, {'deleted': args.name})
-    else:
-        print('host %s deleted' % args.name)
-
-
-def cmd_host_recover(args, conf):
-    recoverer = recovery.Recoverer(conf)
-    try:
-        report = repair.HostRepair(
-            conf, recoverer.compute, recoverer.db,
-            recoverer.dispatcher).run(args.name)
-        # the host's room is back: evacuations waiting for capacity go now
-        retried = capacity.retry_waiting(
-            recoverer, trigger=capacity.TRIGGER_HOST_RECOVERED)
-    finally:
-        recoverer.close()
-    data = report.to_dict()
-    data['retried_recoveries'] = [_retried(r) for r in retried]
-    _print(args, data)
-
-
-def _retried(report):
-    """``id: state (n waiting)`` of a recovery whose waiting evacuations
-    were retried."""
-    waiting = sum(1 for e in report.evacuations
-                  if e['status'] == db_api.EVAC_WAITING)
-    return '%s: %s (%d waiting)' % (report.id, report.state, waiting)
-
-
-def cmd_recovery_retry(args, conf):
-    recoverer = recovery.Recoverer(conf)
-    try:
-        if args.id:
-            recoverer.db.get_recovery(args.id)   # NotFound: one clear line
-        reports = capacity.retry_waiting(recoverer, host=args.host,
-                                         recovery_id=args.id)
-    finally:
-        recoverer.close()
-    if args.format == 'json':
-        _print(args, [report.to_dict() for report in reports])
-        return 0
-    if not reports:
-        print('no evacuation waiting for capacity')
-    for report in reports:
-        _print_report(args, report)
-    return 0 if all(r.state == db_api.COMPLETED for r in reports) else 2
-
-
-def cmd_evacuate(args, conf):
-    recoverer = recovery.Recoverer(conf)
-    try:
-        # an unknown host is bad input: refuse before recording anything
-        recoverer.compute.get_service(args.host)
-        if args.dry_run:
-            report = recoverer.dry_run(args.host, args.level)
-            _print_dry_run(args, report)
-            return 0
-        report = recoverer.recover(args.host, args.level)
-    finally:
-        recoverer.close()
-    _print_report(args, report)
-    return 0 if report.state == db_api.COMPLETED else 2
-
-
-def _print_dry_run(args, report):
-    if args.format == 'json':
-        _print(args, report.to_dict())
-        return
-    print('DRY RUN: nothing was changed.')
-    _print(args, {k: v for k, v in report.to_dict().items()
-                  if k not in ('instances', 'steps')})
-    print('\nsteps:')
-    for number, step in enumerate(report.steps, 1):
-        print('  %d. %s' % (number, step))
-    print()
-    _print(args, report.instances,
-           ['id', 'name', 'vm_state', 'ha_enabled', 'action', 'reason'])
-
-
-def _print_report(args, report):
-    if args.format == 'json':
-        _print(args, report.to_dict())
-        return
-    _print(args, {'recovery': report.id, 'host': report.host,
-                  'level': report.level, 'state': report.state,
-                  'error': report.error})
-    print('\ntimeline:')
-    start = report.phases.get('detected_at')
-    for phase in db_api.PHASES:
-        when = report.phases.get(phase)
-        if when:
-            offset = (when - start).total_seconds() if start else 0.0
-            print('  %-20s %s  (+%.2fs)' % (phase, when.isoformat(), offset))
-    print()
-    _print(args, report.evacuations,
-           ['instance_id', 'name', 'status', 'original_vm_state',
-            'target_host', 'evacuate_calls', 'reason'])
-
-
-def cmd_recovery_list(args, conf):
-    rows = [{'id': r.id, 'host': r.host, 'level': r.level, 'state': r.state,
-             'started_at': r.started_at, 'finished_at': r.finished_at}
-            for r in db_api.Database.from_conf(conf).list_recoveries(
-                host=args.host, limit=args.limit)]
-    _print(args, rows, ['id', 'host', 'level', 'state', 'started_at',
-                        'finished_at'])
-
-
-def _event_row(event):
-    return {'created_at': event.created_at.isoformat(),
-            'priority': event.priority, 'event_type': event.event_type,
-            'payload': event.payload}
-
-
-def cmd_recovery_show(args, conf):
-    db = db_api.Database.from_conf(conf)
-    report = recovery.RecoveryReport.load(db, args.id)
-    rows = ([_event_row(e) for e in db.list_events(recovery_id=args.id)]
-            if args.events else None)
-    if args.format == 'json':
-        data = report.to_dict()
-        if rows is not None:
-            data['events'] = rows
-        _print(args, data)
-        return
-    _print_report(args, report)
-    if rows is not None:
-        print('\nevents:')
-        for row in rows:
-            print('  %s %-5s %-32s %s' % (
-                row['created_at'], row['priority'], row['event_type'],
-                _cell(row['payload'])))
-
-
-def cmd_recovery_resume(args, conf):
-    recoverer = recovery.Recoverer(conf)
-    try:
-        reports = ([recoverer.resume(args.id)] if args.id
-                   else recoverer.resume_all(wait=False))
-    finally:
-        recoverer.close()
-    if args.format == 'json':
-        _print(args, [report.to_dict() for report in reports])
-    else:
-        if not reports:
-            print('no unfinished recovery')
-        for report in reports:
-            _print_report(args, report)
-    # like evacuate: 2 unless every recovery completed (one left to the
-    # live process that runs it is not)
-    return 0 if all(r.state == db_api.COMPLETED for r in reports) else 2
-
-
-# -- parser -------------------------------------------------------------------
-
 def _positive(value):
     try:
         number = int(value)
@@ -375,107 +208,667 @@ def _add_host_fields(parser):
                         help='quick_evacuate_level for this host')
 
 
-class _Parser(argparse.ArgumentParser):
+# -- command bases ------------------------------------------------------------
+
+class _VmhaCommand:
+    """What every vmha-manage command shares.
+
+    ``database``: the command uses the database (its URL and driver are
+    checked); ``schema``: its schema must be current (else "run vmha-manage
+    db sync"). The configuration is loaded and checked when the command
+    runs, after its arguments were parsed (``--help`` needs none).
+    """
+
+    database = True
+    schema = True
+    #: exit code of the last run (2: a recovery did not complete)
+    exit_code = 0
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.error = _usage_error(parser)
+        return parser
+
+    def run(self, parsed_args):
+        try:
+            self.conf = self.app.load_config(self)
+            code = super().run(parsed_args)
+        except startup.EXPECTED as err:
+            return startup.report(PROG, err, self.app.options.debug,
+                                  self.app.stderr)
+        except Exception as err:
+            # a bug: logged with its traceback, and said on stderr too
+            # (cliff would log it only, maybe into the log file alone)
+            LOG.exception('%s failed', PROG)
+            if self.app.options.debug:
+                traceback.print_exception(err, file=self.app.stderr)
+            self.app.stderr.write(
+                '%s: error: unexpected %s: %s (--debug shows the '
+                'traceback)\n' % (PROG, type(err).__name__, err))
+            return 1
+        return self.exit_code or code or 0
+
+    @property
+    def out(self):
+        return self.app.stdout
+
+    def db(self):
+        return db_api.Database.from_conf(self.conf)
+
+
+def _usage_error(parser):
     """Usage errors as one line, like every other error, exit code 2."""
-
-    def error(self, message):
-        self.exit(2, 'vmha-manage: error: %s (see %s --help)\n'
-                  % (message, self.prog))
-
-
-def build_parser():
-    parser = _Parser(
-        prog='vmha-manage', description='Operate vmha: inventory, manual '
-        'recoveries, recovery records.')
-    parser.add_argument('--config-file', action='append', default=[])
-    parser.add_argument('--config-dir', action='append', default=[])
-    parser.add_argument('-f', '--format', choices=('table', 'json'),
-                        default='table')
-    sub = parser.add_subparsers(dest='command', required=True)
-
-    db = sub.add_parser('db').add_subparsers(dest='action', required=True)
-    db.add_parser('sync', help='create/upgrade the schema').set_defaults(
-        func=cmd_db_sync)
-
-    host = sub.add_parser('host').add_subparsers(dest='action', required=True)
-    p = host.add_parser('add', help='add a host to the inventory')
-    _add_host_fields(p)
-    p.add_argument('--reserved', action='store_true',
-                   help='a spare compute, kept disabled in Nova, that vmha '
-                        'enables when a failure leaves no room')
-    p.set_defaults(func=cmd_host_add)
-    p = host.add_parser('update', help='change an inventory entry')
-    _add_host_fields(p)
-    p.add_argument('--maintenance', choices=('on', 'off'))
-    p.add_argument('--reserved', choices=('on', 'off'),
-                   help='on: a free spare again (disable it in Nova '
-                        'yourself); off: an ordinary host')
-    p.set_defaults(func=cmd_host_update)
-    host.add_parser('list').set_defaults(func=cmd_host_list)
-    for name, func, text in (
-            ('show', cmd_host_show, 'show one inventory entry'),
-            ('delete', cmd_host_delete, 'remove a host from the inventory'),
-            ('recover', cmd_host_recover, 'after repair: unset force-down, '
-             'enable the service, mark the host healthy (refused while it '
-             'still fails)')):
-        p = host.add_parser(name, help=text)
-        p.add_argument('name')
-        p.set_defaults(func=func)
-
-    p = sub.add_parser('evacuate', help='recover a failed host now')
-    p.add_argument('host')
-    p.add_argument('--level', type=_level)
-    p.add_argument('--dry-run', action='store_true',
-                   help='show what would be done; change nothing')
-    p.set_defaults(func=cmd_evacuate)
-
-    rec = sub.add_parser('recovery').add_subparsers(dest='action',
-                                                    required=True)
-    p = rec.add_parser('list')
-    p.add_argument('--host')
-    p.add_argument('--limit', type=_positive, default=50)
-    p.set_defaults(func=cmd_recovery_list)
-    p = rec.add_parser('show')
-    p.add_argument('id')
-    p.add_argument('--events', action='store_true',
-                   help='also print the event log')
-    p.set_defaults(func=cmd_recovery_show)
-    p = rec.add_parser('resume', help='finish recoveries a crash left '
-                       '(refused while a live process runs one; a dead '
-                       'process\'s recovery once its lease expired, '
-                       '[jobboard] claim_timeout after its last renewal)')
-    p.add_argument('id', nargs='?')
-    p.set_defaults(func=cmd_recovery_resume)
-    p = rec.add_parser('retry', help='evacuate again the instances waiting '
-                       'for capacity (all recoveries, or one)')
-    p.add_argument('id', nargs='?')
-    p.add_argument('--host', help='only the recoveries of this failed host')
-    p.set_defaults(func=cmd_recovery_retry)
-    return parser
+    def error(message):
+        parser.exit(2, '%s: error: %s (see %s --help)\n'
+                    % (PROG, message, parser.prog))
+    return error
 
 
-def load_config(args, conf=None):
+class Command(_VmhaCommand, cliff_command.Command):
+    """A command whose output is a line of text."""
+
+
+class ShowCommand(_VmhaCommand, show.ShowOne):
+    """One record. ``human(parsed_args)`` may print the table form of a
+    composite report (timeline, evacuations) instead of field/value rows.
+    """
+
+    human = None
+
+    def record(self, data):
+        data = _jsonable(data)
+        columns = sorted(data)
+        return columns, [data[c] for c in columns]
+
+    def produce_output(self, parsed_args, column_names, data):
+        if parsed_args.formatter == 'table' and self.human is not None \
+                and not parsed_args.columns:
+            self.human(parsed_args)
+            return 0
+        return super().produce_output(parsed_args, column_names, data)
+
+
+class ListCommand(_VmhaCommand, lister.Lister):
+    """Rows. ``human`` as in ShowCommand."""
+
+    human = None
+
+    def rows(self, rows, columns=None):
+        rows = [_jsonable(row) for row in rows]
+        columns = columns or (sorted(rows[0]) if rows else [])
+        return columns, [[row.get(c) for c in columns] for row in rows]
+
+    def produce_output(self, parsed_args, column_names, data):
+        if parsed_args.formatter == 'table' and self.human is not None \
+                and not parsed_args.columns:
+            self.human(parsed_args)
+            return 0
+        return super().produce_output(parsed_args, column_names, data)
+
+
+# -- db -----------------------------------------------------------------------
+
+class DbSync(ShowCommand):
+    """Create or upgrade the database schema (vmha's and taskflow's).
+
+    Creates ``[DEFAULT] state_path`` (mode 0700) if missing; SQLite files
+    are made owner-only. Credentials an older schema stored in clear are
+    encrypted with ``[inventory] credential_key_file``.
+    """
+
+    schema = False
+
+    def take_action(self, parsed_args):
+        conf = self.conf
+        migration.ensure_state_path(conf.state_path)
+        url = conf.database.connection
+        migration.upgrade(url, keyring=credentials.Keyring.from_conf(conf))
+        self._revision = migration.current_revision(url)
+        return self.record({'revision': self._revision})
+
+    def human(self, parsed_args):
+        self.out.write('database schema at revision %s\n' % self._revision)
+
+
+# -- credentials --------------------------------------------------------------
+
+class CredentialsGenerateKey(Command):
+    """Create a Fernet key for [inventory] credential_key_file.
+
+    Prints the key, or writes it to a new owner-only file (``--output``),
+    or puts it first in the configured key file, keeping the old keys
+    (``--prepend``: the first step of a rotation).
+    """
+
+    database = schema = False
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        where = parser.add_mutually_exclusive_group()
+        where.add_argument('--output', metavar='PATH',
+                           help='write the key to PATH (mode 0600; refused '
+                                'if PATH exists)')
+        where.add_argument('--prepend', action='store_true',
+                           help='add the key first in [inventory] '
+                                'credential_key_file, keeping the others')
+        return parser
+
+    def take_action(self, parsed_args):
+        key = credentials.generate_key()
+        if parsed_args.output:
+            path = parsed_args.output
+            if os.path.lexists(path):
+                raise exception.InvalidInput(
+                    reason='--output %s exists; not overwriting a key' % path)
+            credentials.write_key_file(path, [key])
+            self.out.write('key written to %s\n' % path)
+        elif parsed_args.prepend:
+            path = self.conf.inventory.credential_key_file
+            if not path:
+                raise credentials.CredentialKeyError(
+                    reason='--prepend: %s is not set' % credentials.OPTION)
+            keys = credentials.read_keys(path)
+            credentials.write_key_file(path, [key] + keys)
+            self.out.write('new key first in %s (%d older key(s) kept); copy '
+                           'it to every host running vmha, then run '
+                           '"vmha-manage credentials rotate"\n'
+                           % (path, len(keys)))
+        else:
+            self.out.write(key + '\n')
+
+
+class CredentialsRotate(ShowCommand):
+    """Re-encrypt every stored credential with the first key of
+    [inventory] credential_key_file, in one transaction."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--remove-old-keys', action='store_true',
+                            help='then keep only the first key in the key '
+                                 'file (on this host; do the same on the '
+                                 'others)')
+        return parser
+
+    def take_action(self, parsed_args):
+        keyring = credentials.Keyring.from_conf(self.conf)
+        db = self.db()
+        try:
+            hosts, values = db.rotate_credentials(keyring)
+        finally:
+            db.dispose()
+        kept = len(keyring.keys) if keyring else 0
+        if parsed_args.remove_old_keys and keyring and kept > 1:
+            credentials.write_key_file(keyring.path, keyring.keys[:1])
+            kept = 1
+        return self.record({'hosts': hosts, 'credentials': values,
+                            'keys_in_file': kept})
+
+
+# -- host ---------------------------------------------------------------------
+
+def _host_row(spec, state):
+    row = spec.public_dict()
+    row['state'] = state
+    return row
+
+
+class HostAdd(ShowCommand):
+    """Add a host to the inventory."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_host_fields(parser)
+        parser.add_argument('--reserved', action='store_true',
+                            help='a spare compute, kept disabled in Nova, '
+                                 'that vmha enables when a failure leaves '
+                                 'no room')
+        return parser
+
+    def take_action(self, parsed_args):
+        spec = _host_spec(parsed_args, self.conf)
+        spec.reserved = parsed_args.reserved
+        db = self.db()
+        db.add_host(spec)
+        return self.record(_host_row(spec, 'healthy'))
+
+
+class HostUpdate(ShowCommand):
+    """Change an inventory entry."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_host_fields(parser)
+        parser.add_argument('--maintenance', choices=('on', 'off'))
+        parser.add_argument('--reserved', choices=('on', 'off'),
+                            help='on: a free spare again (disable it in Nova '
+                                 'yourself); off: an ordinary host')
+        return parser
+
+    def take_action(self, parsed_args):
+        db = self.db()
+        spec = _host_spec(parsed_args, self.conf,
+                          base=db.get_host(parsed_args.name))
+        if parsed_args.maintenance is not None:
+            spec.maintenance = parsed_args.maintenance == 'on'
+        if parsed_args.reserved is not None:
+            # on: (back) in the pool of free spares; off: an ordinary host
+            spec.reserved = parsed_args.reserved == 'on'
+            spec.reserved_for = None
+        fields = {k: v for k, v in vars(spec).items() if k != 'name'}
+        db.update_host(parsed_args.name, **fields)
+        return self.record(_host_row(spec, db.host_state(parsed_args.name)))
+
+
+HOST_COLUMNS = ['name', 'fencing_driver', 'bmc_address', 'bmc_port',
+                'level', 'maintenance', 'reserved', 'reserved_for', 'state',
+                'agent']
+
+
+class HostList(ListCommand):
+    """List the inventory (secrets masked)."""
+
+    def take_action(self, parsed_args):
+        db = self.db()
+        agents = db.host_agents()
+        rows = [dict(_host_row(spec, state),
+                     agent=agents.get(spec.name) or '-')
+                for spec, state in db.list_hosts()]
+        return self.rows(rows, HOST_COLUMNS)
+
+
+class _NamedHost:
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('name', help='host name as Nova knows it')
+        return parser
+
+
+class HostShow(_NamedHost, ShowCommand):
+    """Show one inventory entry (secrets masked)."""
+
+    def take_action(self, parsed_args):
+        db = self.db()
+        return self.record(_host_row(db.get_host(parsed_args.name),
+                                     db.host_state(parsed_args.name)))
+
+
+class HostDelete(_NamedHost, ShowCommand):
+    """Remove a host from the inventory."""
+
+    def take_action(self, parsed_args):
+        self.db().delete_host(parsed_args.name)
+        self._name = parsed_args.name
+        return self.record({'deleted': parsed_args.name})
+
+    def human(self, parsed_args):
+        self.out.write('host %s deleted\n' % self._name)
+
+
+class HostRecover(_NamedHost, ShowCommand):
+    """After repair: unset force-down, enable the service, mark the host
+    healthy (refused while it still fails)."""
+
+    def take_action(self, parsed_args):
+        recoverer = recovery.Recoverer(self.conf)
+        try:
+            report = repair.HostRepair(
+                self.conf, recoverer.compute, recoverer.db,
+                recoverer.dispatcher).run(parsed_args.name)
+            # the host's room is back: evacuations waiting for capacity go
+            retried = capacity.retry_waiting(
+                recoverer, trigger=capacity.TRIGGER_HOST_RECOVERED)
+        finally:
+            recoverer.close()
+        data = report.to_dict()
+        data['retried_recoveries'] = [_retried(r) for r in retried]
+        return self.record(data)
+
+
+def _retried(report):
+    """``id: state (n waiting)`` of a recovery whose waiting evacuations
+    were retried."""
+    waiting = sum(1 for e in report.evacuations
+                  if e['status'] == db_api.EVAC_WAITING)
+    return '%s: %s (%d waiting)' % (report.id, report.state, waiting)
+
+
+# -- evacuate and recovery ----------------------------------------------------
+
+def _completed(reports):
+    """0 if every recovery completed, else 2 (like evacuate)."""
+    return 0 if all(r.state == db_api.COMPLETED for r in reports) else 2
+
+
+class Evacuate(ShowCommand):
+    """Recover a failed host now (or show what would be done)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('host')
+        parser.add_argument('--level', type=_level)
+        parser.add_argument('--dry-run', action='store_true',
+                            help='show what would be done; change nothing')
+        return parser
+
+    def take_action(self, parsed_args):
+        recoverer = recovery.Recoverer(self.conf)
+        try:
+            # an unknown host is bad input: refuse before recording anything
+            recoverer.compute.get_service(parsed_args.host)
+            if parsed_args.dry_run:
+                self._report = recoverer.dry_run(parsed_args.host,
+                                                 parsed_args.level)
+                self.human = self._dry_run_text
+            else:
+                self._report = recoverer.recover(parsed_args.host,
+                                                 parsed_args.level)
+                self.exit_code = _completed([self._report])
+                self.human = self._report_text
+        finally:
+            recoverer.close()
+        return self.record(self._report.to_dict())
+
+    def _report_text(self, parsed_args):
+        _write_report(self.out, self._report)
+
+    def _dry_run_text(self, parsed_args):
+        report, out = self._report, self.out
+        out.write('DRY RUN: nothing was changed.\n')
+        _plain_fields(out, {k: v for k, v in report.to_dict().items()
+                            if k not in ('instances', 'steps')})
+        out.write('\nsteps:\n')
+        for number, step in enumerate(report.steps, 1):
+            out.write('  %d. %s\n' % (number, step))
+        out.write('\n')
+        _plain_table(out, report.instances,
+                     ['id', 'name', 'vm_state', 'ha_enabled', 'action',
+                      'reason'])
+
+
+RECOVERY_COLUMNS = ['id', 'host', 'level', 'state', 'started_at',
+                    'finished_at']
+
+
+class RecoveryList(ListCommand):
+    """List recoveries, newest first."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--host')
+        parser.add_argument('--limit', type=_positive, default=50)
+        return parser
+
+    def take_action(self, parsed_args):
+        rows = [{'id': r.id, 'host': r.host, 'level': r.level,
+                 'state': r.state, 'started_at': r.started_at,
+                 'finished_at': r.finished_at}
+                for r in self.db().list_recoveries(host=parsed_args.host,
+                                                   limit=parsed_args.limit)]
+        return self.rows(rows, RECOVERY_COLUMNS)
+
+
+def _event_row(event):
+    return {'created_at': event.created_at.isoformat(),
+            'priority': event.priority, 'event_type': event.event_type,
+            'payload': event.payload}
+
+
+class RecoveryShow(ShowCommand):
+    """Show one recovery: phases, evacuations (and its events)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('id')
+        parser.add_argument('--events', action='store_true',
+                            help='also print the event log')
+        return parser
+
+    def take_action(self, parsed_args):
+        db = self.db()
+        self._report = recovery.RecoveryReport.load(db, parsed_args.id)
+        self._events = ([_event_row(e) for e in
+                         db.list_events(recovery_id=parsed_args.id)]
+                        if parsed_args.events else None)
+        data = self._report.to_dict()
+        if self._events is not None:
+            data['events'] = self._events
+        return self.record(data)
+
+    def human(self, parsed_args):
+        _write_report(self.out, self._report)
+        if self._events is not None:
+            self.out.write('\nevents:\n')
+            for row in self._events:
+                self.out.write('  %s %-5s %-32s %s\n' % (
+                    row['created_at'], row['priority'], row['event_type'],
+                    _cell(row['payload'])))
+
+
+class _Reports(ListCommand):
+    """Several recovery reports: one row each; the table form prints each
+    report as ``recovery show`` does."""
+
+    empty = ''
+
+    def reports(self, reports):
+        self._reports = reports
+        self.exit_code = _completed(reports)
+        return self.rows([r.to_dict() for r in reports])
+
+    def human(self, parsed_args):
+        if not self._reports:
+            self.out.write(self.empty + '\n')
+        for report in self._reports:
+            _write_report(self.out, report)
+
+
+class RecoveryResume(_Reports):
+    """Finish recoveries a crash left (refused while a live process runs
+    one; a dead process's recovery once its lease expired, [jobboard]
+    claim_timeout after its last renewal)."""
+
+    empty = 'no unfinished recovery'
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('id', nargs='?')
+        return parser
+
+    def take_action(self, parsed_args):
+        recoverer = recovery.Recoverer(self.conf)
+        try:
+            reports = ([recoverer.resume(parsed_args.id)] if parsed_args.id
+                       else recoverer.resume_all(wait=False))
+        finally:
+            recoverer.close()
+        # 2 unless every recovery completed (one left to the live process
+        # that runs it is not)
+        return self.reports(reports)
+
+
+class RecoveryRetry(_Reports):
+    """Evacuate again the instances waiting for capacity (all recoveries,
+    or one)."""
+
+    empty = 'no evacuation waiting for capacity'
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('id', nargs='?')
+        parser.add_argument('--host',
+                            help='only the recoveries of this failed host')
+        return parser
+
+    def take_action(self, parsed_args):
+        recoverer = recovery.Recoverer(self.conf)
+        try:
+            if parsed_args.id:
+                recoverer.db.get_recovery(parsed_args.id)   # NotFound
+            reports = capacity.retry_waiting(recoverer,
+                                             host=parsed_args.host,
+                                             recovery_id=parsed_args.id)
+        finally:
+            recoverer.close()
+        return self.reports(reports)
+
+
+#: the commands, by entry point name in NAMESPACE (setup.cfg lists the
+#: same; tests/unit/test_cli_app.py checks that they agree)
+COMMANDS = {
+    'db_sync': DbSync,
+    'credentials_generate-key': CredentialsGenerateKey,
+    'credentials_rotate': CredentialsRotate,
+    'host_add': HostAdd,
+    'host_update': HostUpdate,
+    'host_list': HostList,
+    'host_show': HostShow,
+    'host_delete': HostDelete,
+    'host_recover': HostRecover,
+    'evacuate': Evacuate,
+    'recovery_list': RecoveryList,
+    'recovery_show': RecoveryShow,
+    'recovery_resume': RecoveryResume,
+    'recovery_retry': RecoveryRetry,
+}
+
+
+# -- the application ----------------------------------------------------------
+
+#: the part of bash-completion's helper that cliff's script calls, for a
+#: shell without the bash-completion package
+_BASH_SHIM = '''\
+if ! type _get_comp_words_by_ref >/dev/null 2>&1; then
+_get_comp_words_by_ref() {
+    cur="${COMP_WORDS[COMP_CWORD]}"
+    prev="${COMP_WORDS[COMP_CWORD-1]}"
+    words=("${COMP_WORDS[@]}")
+}
+fi
+'''
+
+
+class Complete(cliff_complete.CompleteCommand):
+    """Print the bash completion script: ``source <(vmha-manage
+    complete)``, or save it in /etc/bash_completion.d/vmha-manage."""
+
+    def take_action(self, parsed_args):
+        if parsed_args.shell == 'bash':
+            self.app.stdout.write(_BASH_SHIM)
+        return super().take_action(parsed_args)
+
+
+class VmhaManage(cliff_app.App):
+    """vmha-manage: inventory, manual recoveries, recovery records."""
+
+    def __init__(self):
+        manager = commandmanager.CommandManager(NAMESPACE)
+        # also without a fresh install of the entry points (a checkout)
+        for name, factory in COMMANDS.items():
+            manager.add_command(name.replace('_', ' '), factory)
+        super().__init__(
+            description='Operate vmha: inventory, credentials, manual '
+                        'recoveries, recovery records.',
+            version=startup.version(), command_manager=manager,
+            deferred_help=True)
+        manager.add_command('complete', Complete)
+        self.conf = None
+
+    def build_option_parser(self, description, version,
+                            argparse_kwargs=None):
+        parser = super().build_option_parser(description, version,
+                                             argparse_kwargs)
+        parser.add_argument('--config-file', action='append', default=[],
+                            metavar='PATH',
+                            help='configuration file (repeatable; default: '
+                                 '/etc/vmha/vmha.conf)')
+        parser.add_argument('--config-dir', action='append', default=[],
+                            metavar='DIR',
+                            help='directory of *.conf files (repeatable)')
+        return parser
+
+    def configure_logging(self):
+        """Nothing yet: oslo.log is set up once the configuration is
+        loaded (load_config), on stderr or the configured log file."""
+
+    def interact(self):
+        """No interactive shell: a command is required."""
+        self.stderr.write('%s: error: a command is required (see %s '
+                          '--help)\n' % (PROG, PROG))
+        raise SystemExit(2)
+
+    def run_subcommand(self, argv):
+        """An unknown command is a usage error: one line, exit code 2."""
+        try:
+            self.command_manager.find_command(argv)
+        except ValueError:
+            names = sorted(name for name, _ in self.command_manager)
+            under = [n for n in names if n.split()[0] == argv[0]]
+            if under:
+                message = 'a subcommand is required after %r: %s' % (
+                    argv[0], ', '.join(under))
+            else:
+                message = 'invalid choice: %r (commands: %s)' % (
+                    ' '.join(argv[:2]), ', '.join(
+                        n for n in names if n not in ('help', 'complete')))
+            self.stderr.write('%s: error: %s (see %s --help)\n'
+                              % (PROG, message, PROG))
+            raise SystemExit(2)
+        return super().run_subcommand(argv)
+
+    def load_config(self, command):
+        """Load and check the configuration for ``command``."""
+        if self.conf is None:
+            self.conf = load_config(self.options)
+        if self.options.debug:
+            self.conf.set_override('debug', True)
+        startup.check(PROG, self.conf, database=command.database,
+                      schema=command.schema, stderr=self.stderr)
+        logging.setup(self.conf, 'vmha')
+        startup.logs_to_stderr()
+        return self.conf
+
+
+def load_config(options, conf=None):
+    """``conf`` (default cfg.CONF) loaded from the files ``options``
+    name."""
     conf = conf or cfg.CONF
     vmha_conf.register_opts(conf)
     logging.register_options(conf)
     argv = []
-    for path in args.config_file:
+    for path in options.config_file:
         argv += ['--config-file', path]
-    for path in args.config_dir:
+    for path in options.config_dir:
         argv += ['--config-dir', path]
-    conf(argv, project='vmha')
-    logging.setup(conf, 'vmha')
+    conf(argv, project='vmha', prog=PROG)
+    if getattr(options, 'log_file', None):
+        conf.set_override('log_file', options.log_file)
     return conf
 
 
+_FORMAT_OPTIONS = ('-f', '--format')
+_VALUE_OPTIONS = ('--config-file', '--config-dir', '--log-file')
+
+
+def _format_after_command(argv):
+    """Move ``-f FORMAT`` given before the command (as vmha-manage used to
+    take it) after it, where cliff reads it."""
+    argv, moved, head = list(argv), [], []
+    while argv and argv[0].startswith('-'):
+        arg = argv.pop(0)
+        if arg in _FORMAT_OPTIONS and argv:
+            moved += [arg, argv.pop(0)]
+        elif arg.startswith('--format='):
+            moved.append(arg)
+        else:
+            head.append(arg)
+            if arg in _VALUE_OPTIONS and argv:
+                head.append(argv.pop(0))
+    return head + argv + moved
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        conf = load_config(args)
-        return args.func(args, conf) or 0
-    except (exception.VmhaError, cfg.Error) as err:
-        print('vmha-manage: error: %s' % err, file=sys.stderr)
-        return 1
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return VmhaManage().run(_format_after_command(argv))
 
 
 if __name__ == '__main__':

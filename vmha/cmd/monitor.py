@@ -1,6 +1,7 @@
 """vmha-monitor: watch compute hosts and recover those that fail.
 
-Thin: load configuration, build a Recoverer and a Monitor, run the detection
+Thin: load and check the configuration and the database
+(vmha/cmd/startup.py), build a Recoverer and a Monitor, run the detection
 loop until SIGTERM/SIGINT (vmha/cmd/service.py: promptly, even while a
 backend hangs). On start it resumes any recovery a previous (crashed)
 monitor left unfinished.
@@ -11,20 +12,22 @@ import sys
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from vmha.cmd import service
+from vmha.cmd import startup
 from vmha import conductor
 from vmha import conf as vmha_conf
-from vmha import exception
 from vmha import metrics
 from vmha import monitor
 from vmha import recovery
 from vmha import runner
-from vmha.cmd import service
 
 LOG = logging.getLogger(__name__)
+PROG = 'vmha-monitor'
 
 _CLI_OPTS = [
     cfg.BoolOpt('once', default=False,
-                help='Resume unfinished recoveries, check once, exit.'),
+                help='Resume unfinished recoveries, check once, exit: 0, '
+                     'or 1 when a detection source did not answer.'),
 ]
 
 
@@ -45,10 +48,16 @@ def _close(watcher):
 
 
 def _once(watcher):
-    """Resume, look once, wait for the recoveries started; 0 or 1."""
+    """Resume, look once, wait for the recoveries started; 0, or 1 when a
+    detection source failed (what it watches went unseen)."""
     watcher.runner.resume_all()
     watcher.check_once()
     watcher.runner.wait()
+    if watcher.failed_sources:
+        print('%s: error: detection source(s) %s did not answer; their '
+              'hosts were not checked' % (
+                  PROG, ', '.join(watcher.failed_sources)), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -70,19 +79,21 @@ def main(argv=None):
     vmha_conf.register_opts(conf)
     logging.register_options(conf)
     conf.register_cli_opts(_CLI_OPTS)
-    conf(sys.argv[1:] if argv is None else argv, project='vmha')
-    logging.setup(conf, 'vmha')
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        startup.parse_args(PROG, conf, argv)
+        startup.check(PROG, conf, database=True, schema=True)
+        logging.setup(conf, 'vmha')
+        startup.logs_to_stderr()
         watcher = _build(conf)
-    except (exception.VmhaError, cfg.Error) as err:
-        print('vmha-monitor: error: %s' % err, file=sys.stderr)
-        return 1
+    except startup.EXPECTED as err:
+        return startup.report(PROG, err, startup.debugging(conf, argv))
     if conf.once:
         try:
             return _once(watcher)
         finally:
             _close(watcher)
-    return service.run('vmha-monitor',
+    return service.run(PROG,
                        lambda stop: _watch(conf, watcher, stop),
                        cleanup=lambda: _close(watcher))
 

@@ -12,13 +12,15 @@ GROUP = cfg.OptGroup(
          'host within seconds.')
 
 OPTS = [
-    cfg.StrOpt(
+    cfg.HostDomainOpt(
         'host',
         default=socket.gethostname(),
         sample_default='<the machine\'s host name>',
         help='This host\'s name as Nova knows it: the "host" of its '
              'nova-compute service (nova.conf [DEFAULT] host, if set there). '
-             'The monitor matches heartbeats to compute services by it.'),
+             'The monitor matches heartbeats to compute services by it. '
+             'Nova\'s host-name rules apply: not empty, no whitespace, '
+             'labels of letters, digits, "-" and "_".'),
 ]
 
 

@@ -8,6 +8,7 @@ from vmha.conf import coordination
 from vmha.conf import database
 from vmha.conf import evacuation
 from vmha.conf import fencing
+from vmha.conf import inventory
 from vmha.conf import jobboard
 from vmha.conf import metrics
 from vmha.conf import monitor
@@ -19,9 +20,10 @@ from vmha.conf import recovery
 from vmha.conf import redfish
 from vmha.conf import ssh_fencing
 
-MODULES = (database, recovery, fencing, evacuation, capacity, notification,
-           monitor, coordination, jobboard, agent, nova, notification_snmp,
-           notification_messaging, redfish, ssh_fencing, metrics)
+MODULES = (database, inventory, recovery, fencing, evacuation, capacity,
+           notification, monitor, coordination, jobboard, agent, nova,
+           notification_snmp, notification_messaging, redfish, ssh_fencing,
+           metrics)
 
 
 def list_opts():

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
 
+from vmha import credentials
 from vmha.db import models
 from vmha import exception
 from vmha import inventory
@@ -119,6 +120,7 @@ def create_engine(url, timeout=DEFAULT_TIMEOUT):
                     reason='[database] connection: directory %s does not '
                            'exist (set [DEFAULT] state_path or the URL)'
                     % directory)
+            create_owner_only(path)
         kwargs['connect_args']['check_same_thread'] = False
     else:
         kwargs['pool_pre_ping'] = True
@@ -126,6 +128,19 @@ def create_engine(url, timeout=DEFAULT_TIMEOUT):
     if url.startswith('sqlite'):
         sa.event.listen(engine, 'connect', _sqlite_pragmas)
     return engine
+
+
+def create_owner_only(path):
+    """Create the SQLite file ``path`` with mode 0600 if it is missing.
+
+    SQLite would create it with the umask's mode (0644: every local user
+    could read the inventory) and gives its -wal and -shm files the mode of
+    the database file, so creating the file first covers all three.
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def taskflow_conf(url, timeout=DEFAULT_TIMEOUT):
@@ -178,23 +193,37 @@ def _retried(method):
     return wrapper
 
 
-def host_spec(row):
-    """HostSpec (value object) from a Host row."""
+def host_spec(row, keyring=None):
+    """HostSpec (value object) from a Host row, its secrets decrypted with
+    ``keyring`` (vmha.credentials)."""
+    password, options = credentials.unseal(
+        keyring, row.name, row.bmc_password, row.bmc_options)
     return inventory.HostSpec(
         name=row.name, fencing_driver=row.fencing_driver,
         bmc_address=row.bmc_address, bmc_port=row.bmc_port,
-        bmc_username=row.bmc_username, bmc_password=row.bmc_password,
-        bmc_options=dict(row.bmc_options or {}), level=row.level,
+        bmc_username=row.bmc_username, bmc_password=password,
+        bmc_options=options, level=row.level,
         maintenance=bool(row.maintenance), reserved=bool(row.reserved),
         reserved_for=row.reserved_for)
+
+
+def _sealed_fields(keyring, name, fields):
+    """``fields`` of host ``name`` as stored: secrets encrypted."""
+    fields = dict(fields)
+    fields['bmc_password'], fields['bmc_options'] = credentials.seal(
+        keyring, name, fields.get('bmc_password'), fields.get('bmc_options'))
+    return fields
 
 
 class Database:
     """Short transactions over vmha's tables."""
 
     def __init__(self, url, retry_timeout=0.0, retry_interval=1.0,
-                 timeout=DEFAULT_TIMEOUT):
+                 timeout=DEFAULT_TIMEOUT, keyring=None):
         self.url = url
+        #: vmha.credentials.Keyring of [inventory] credential_key_file, or
+        #: None: then a host with a secret can be neither stored nor read
+        self.keyring = keyring
         self.retry_timeout = retry_timeout
         self.retry_interval = retry_interval
         self.timeout = timeout
@@ -207,7 +236,8 @@ class Database:
         return cls(conf.database.connection,
                    retry_timeout=conf.database.retry_timeout,
                    retry_interval=conf.database.retry_interval,
-                   timeout=conf.database.timeout)
+                   timeout=conf.database.timeout,
+                   keyring=credentials.Keyring.from_conf(conf))
 
     def dispose(self):
         self.engine.dispose()
@@ -230,13 +260,15 @@ class Database:
 
     @_retried
     def add_host(self, spec):
+        inventory.check_host_name(spec.name)
         with self.session() as session:
             if session.scalar(sa.select(models.Host).filter_by(
                     name=spec.name)) is not None:
                 raise exception.Conflict(
                     reason='host %s is already in the inventory' % spec.name)
             row = models.Host(name=spec.name, state='healthy',
-                              **{f: getattr(spec, f) for f in _HOST_FIELDS})
+                              **_sealed_fields(self.keyring, spec.name, {
+                                  f: getattr(spec, f) for f in _HOST_FIELDS}))
             session.add(row)
         return spec
 
@@ -250,7 +282,7 @@ class Database:
     def get_host(self, name):
         """HostSpec of ``name``; NotFound if it is not in the inventory."""
         with self.session() as session:
-            return host_spec(self._host_row(session, name))
+            return host_spec(self._host_row(session, name), self.keyring)
 
     def find_host(self, name):
         """HostSpec of ``name``, or None."""
@@ -269,7 +301,7 @@ class Database:
         with self.session() as session:
             rows = session.scalars(sa.select(models.Host).order_by(
                 models.Host.name)).all()
-            return [(host_spec(r), r.state) for r in rows]
+            return [(host_spec(r, self.keyring), r.state) for r in rows]
 
     @_retried
     def update_host(self, name, **fields):
@@ -280,9 +312,18 @@ class Database:
                 % ', '.join(sorted(unknown)))
         with self.session() as session:
             row = self._host_row(session, name)
+            if 'bmc_password' in fields or 'bmc_options' in fields:
+                # seal the whole secret pair: a new password with the
+                # stored options (or the reverse) is written encrypted too
+                current = host_spec(row, self.keyring)
+                pair = {'bmc_password': current.bmc_password,
+                        'bmc_options': current.bmc_options}
+                pair.update({k: fields[k] for k in pair if k in fields})
+                fields = dict(fields, **_sealed_fields(self.keyring, name,
+                                                       pair))
             for key, value in fields.items():
                 setattr(row, key, value)
-            return host_spec(row)
+            return host_spec(row, self.keyring)
 
     @_retried
     def update_host_state(self, name, state):
@@ -307,6 +348,31 @@ class Database:
         with self.session() as session:
             return dict(session.execute(sa.select(
                 models.Host.name, models.Host.agent)).all())
+
+    @_retried
+    def rotate_credentials(self, keyring=None):
+        """Re-encrypt every host's secrets with the first key of
+        ``keyring`` (default: this Database's), in one transaction: every
+        row is rewritten, or none. Returns (hosts, values) rewritten."""
+        keyring = keyring or self.keyring
+        if keyring is None:
+            raise credentials.CredentialKeyError(
+                reason='%s is not set: nothing to rotate with'
+                % credentials.OPTION)
+        hosts = values = 0
+        with self.session() as session:
+            rows = session.scalars(sa.select(models.Host).order_by(
+                models.Host.name).with_for_update()).all()
+            for row in rows:
+                password, options = credentials.reseal(
+                    keyring, row.name, row.bmc_password, row.bmc_options)
+                changed = sum(1 for key in options
+                              if options[key] != (row.bmc_options or {})
+                              .get(key)) + (password != row.bmc_password)
+                if changed:
+                    row.bmc_password, row.bmc_options = password, options
+                    hosts, values = hosts + 1, values + changed
+        return hosts, values
 
     @_retried
     def delete_host(self, name):

@@ -30,7 +30,8 @@ class Host(TimestampMixin, Base):
     bmc_address = sa.Column(sa.String(255), nullable=True)
     bmc_port = sa.Column(sa.Integer, nullable=True)
     bmc_username = sa.Column(sa.String(255), nullable=True)
-    bmc_password = sa.Column(sa.String(255), nullable=True)
+    # "fernet:<token>" (vmha.credentials), never the password itself
+    bmc_password = sa.Column(sa.Text, nullable=True)
     bmc_options = sa.Column(sa.JSON, nullable=False, default=dict)
     level = sa.Column(sa.Integer, nullable=True)
     maintenance = sa.Column(sa.Boolean, nullable=False, default=False)
