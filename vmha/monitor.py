@@ -14,6 +14,13 @@ nova-compute's last report), ``started_at`` is when the monitor declared the
 failure; ``vmha-manage recovery show`` prints both, and the log line that
 declares a failure gives the difference.
 
+An armed host (its agent reported a watchdog, :mod:`vmha.watchdog`) whose
+heartbeat is lost is declared with the watchdog evidence: its recovery may
+count it fenced once its watchdog has certainly fired, if its BMC cannot
+confirm power-off. A host whose inventory entry requires a watchdog and
+whose agent heartbeats unarmed is notified once (``vmha.agent.watchdog.
+missing``).
+
 Recoveries start through a runner (vmha/runner.py): on the monitor's own
 bounded pool of recovery threads (the default, ``[monitor]
 max_recoveries``), or as jobboard jobs that the conductors of all monitors
@@ -26,6 +33,7 @@ import time
 from oslo_log import log as logging
 
 from vmha import capacity
+from vmha import coordination
 from vmha.db import api as db_api
 from vmha import detection
 from vmha.detection import base
@@ -36,6 +44,7 @@ from vmha import flows
 from vmha import inventory
 from vmha import runner as runner_mod
 from vmha import threads
+from vmha import watchdog
 
 LOG = logging.getLogger(__name__)
 
@@ -83,6 +92,7 @@ class Monitor:
         self._agents = self.db.host_agents()
         self._agents_lost = {host for host, agent in self._agents.items()
                              if agent == AGENT_LOST}
+        self._unarmed = set()     # hosts notified: watchdog required, none
         # evacuations waiting for room are retried beside detection
         self.capacity = capacity.RetryScheduler(recoverer)
         self.checks = 0
@@ -143,6 +153,7 @@ class Monitor:
         views = self.observe()
         verdicts = self.verdicts(views)
         self._note_agents(views, verdicts)
+        self._note_unarmed(views)
         self._waiting_on_nova = [
             host for host, view in views.items()
             if view.heartbeat_state in (base.MISSING, base.LOST)
@@ -208,9 +219,26 @@ class Monitor:
                     'recovering at level %d', view.name, verdict.reason,
                     self._clock() - first_seen, level)
         return self._start_recovery(view.name, level, _utc(first_seen),
-                                    verdict)
+                                    verdict, self._watchdog_evidence(view))
 
-    def _start_recovery(self, host, level, detected_at, verdict):
+    def _watchdog_evidence(self, view):
+        """The watchdog evidence of a host whose heartbeat is lost and
+        whose agent was armed when last seen alive, else None (no proof
+        but the BMC's)."""
+        armed = view.heartbeat.watchdog if view.heartbeat else None
+        if view.heartbeat_state != base.LOST or not armed:
+            return None
+        evidence = watchdog.Evidence.from_report(
+            armed, armed.get('last_alive'), self._clock(),
+            coordination.expiry(self.conf), self.conf.watchdog.margin)
+        LOG.info('Host %s: its agent had armed a watchdog (%s, %ss); if '
+                 'its BMC cannot confirm power-off it counts as reset from '
+                 '%s on', view.name, armed.get('driver'), armed['timeout'],
+                 evidence.expires_at_utc.isoformat(timespec='seconds'))
+        return evidence
+
+    def _start_recovery(self, host, level, detected_at, verdict,
+                        evidence=None):
         """Start the recovery of ``host``: the monitor's only way to.
 
         Returns its RecoveryReport, or None when it could not start (the
@@ -220,7 +248,8 @@ class Monitor:
         try:
             report = self.runner.start(host, level, detected_at=detected_at,
                                        detected_by=verdict.reason,
-                                       host_stopped=verdict.host_stopped)
+                                       host_stopped=verdict.host_stopped,
+                                       watchdog=evidence)
         except exception.Conflict as err:
             LOG.info('Not recovering %s: %s', host, err)
         except exception.VmhaError as err:
@@ -256,6 +285,27 @@ class Monitor:
                 self._notify(events.AGENT_RECOVERED, host)
             if self._agents.get(host, AGENT_ALIVE) != AGENT_ALIVE:
                 self._record_agent(host, AGENT_ALIVE)
+
+    def _note_unarmed(self, views):
+        """Notify once when an agent heartbeats unarmed on a host whose
+        inventory entry requires a watchdog (again once it re-arms and
+        loses it)."""
+        for host, view in views.items():
+            if view.heartbeat_state != base.ALIVE:
+                continue
+            if view.heartbeat.watchdog:
+                self._unarmed.discard(host)
+                continue
+            if host in self._unarmed:
+                continue
+            spec = self.db.find_host(host)
+            if spec is None or not spec.watchdog_required:
+                continue
+            self._unarmed.add(host)
+            LOG.warning('Host %s requires a watchdog but its vmha-agent '
+                        'heartbeats unarmed: if its BMC cannot be reached '
+                        'when it fails, it will not be recovered', host)
+            self._notify(events.AGENT_WATCHDOG_MISSING, host)
 
     def _record_agent(self, host, state):
         if host not in self._agents:

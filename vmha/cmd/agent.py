@@ -1,7 +1,8 @@
 """vmha-agent: heartbeat this compute host to vmha-monitor.
 
 Thin: load configuration, run :class:`vmha.agent.Agent` until SIGTERM or
-SIGINT, which leave the group at once (a planned stop, not a failure). The
+SIGINT, which disarm the watchdog and leave the group at once (a planned
+stop, not a failure). The
 process exits within a few seconds of the signal even when the coordination
 backend hangs (vmha/cmd/service.py).
 """
@@ -28,7 +29,9 @@ def main(argv=None):
     except (exception.VmhaError, cfg.Error) as err:
         print('vmha-agent: error: %s' % err, file=sys.stderr)
         return 1
-    return service.run('vmha-agent', heart.run)
+    # the cleanup disarms the watchdog even when the heartbeat loop hangs
+    # on the backend past the grace time (a planned stop never resets)
+    return service.run('vmha-agent', heart.run, cleanup=heart.disarm)
 
 
 if __name__ == '__main__':

@@ -17,10 +17,11 @@ from vmha.conf import notification_snmp
 from vmha.conf import recovery
 from vmha.conf import redfish
 from vmha.conf import ssh_fencing
+from vmha.conf import watchdog
 
 MODULES = (database, recovery, fencing, evacuation, capacity, notification,
            monitor, coordination, jobboard, agent, nova, notification_snmp,
-           notification_messaging, redfish, ssh_fencing)
+           notification_messaging, redfish, ssh_fencing, watchdog)
 
 
 def list_opts():
