@@ -68,7 +68,7 @@ class InProcessRunner:
         if self._queue is None:
             return self.recoverer.recover(
                 host, level, detected_at=detected_at, detected_by=detected_by,
-                host_stopped=host_stopped)
+                host_stopped=host_stopped, watchdog=watchdog)
         recovery_id = self.recoverer.record(host, level,
                                             detected_at=detected_at,
                                             host_stopped=host_stopped,

@@ -230,6 +230,19 @@ class HeartbeatWatch:
                 self._error = error
             self._changed.notify_all()
 
+    def proven(self):
+        """The clock time of the observation that completed the proof, or
+        None (not yet). Raises WatchdogUnproven once the host was seen
+        present again."""
+        with self._changed:
+            if self._present_at is not None:
+                raise self._unproven('its agent is in the group again '
+                                     '(heartbeats reach the backend)')
+            if self._last is not None and \
+                    self._last >= self._bound + self.window:
+                return self._last
+            return None
+
     def wait(self, sleep=None):
         """Block until the proof holds; return the clock time it held at.
 
@@ -238,19 +251,16 @@ class HeartbeatWatch:
         observed).
         """
         give_up = self._clock() + _GIVE_UP_FACTOR * self.window + self.expiry
-        with self._changed:
-            while True:
-                if self._present_at is not None:
-                    raise self._unproven('its agent is in the group again '
-                                         '(heartbeats reach the backend)')
-                deadline = self._bound + self.window
-                if self._last is not None and self._last >= deadline:
-                    return self._last
-                if self._clock() > give_up:
-                    raise self._unproven(
-                        'its absence could not be observed until %s (last '
-                        'error: %s)' % (to_utc(deadline).isoformat(
-                            timespec='seconds'), self._error))
+        while True:
+            proven_at = self.proven()
+            if proven_at is not None:
+                return proven_at
+            if self._clock() > give_up:
+                raise self._unproven(
+                    'its absence could not be observed until %s (last '
+                    'error: %s)' % (to_utc(self.deadline).isoformat(
+                        timespec='seconds'), self._error))
+            with self._changed:
                 self._changed.wait(sleep or self.interval)
 
     def _unproven(self, reason):

@@ -92,7 +92,8 @@ def _host_spec(args, conf, base=None):
                         ('bmc_username', args.bmc_username),
                         ('bmc_password', _read_password(args)),
                         ('level', args.level),
-                        ('watchdog_required', _on_off(args.watchdog_required))):
+                        ('watchdog_required',
+                         _on_off(args.watchdog_required))):
         if value is not None:
             setattr(spec, attr, value)
     if args.bmc_option:
