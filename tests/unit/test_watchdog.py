@@ -441,3 +441,184 @@ def test_watch_thread_observes_until_stopped(watch_conf):
     w.stop()
     w._thread.join(5)
     assert proven >= w.deadline and agents.closed
+
+
+# -- FenceHost: which proof, and the refusal ----------------------------------
+
+class FakeWatch:
+    """A HeartbeatWatch whose outcome is scripted."""
+
+    def __init__(self, outcome):
+        self.outcome = outcome
+        self.deadline = 2000.0
+        self.started = self.stopped = False
+
+    def __call__(self, conf, host, evidence):
+        self.evidence = evidence
+        return self
+
+    def start(self):
+        self.started = True
+        return self
+
+    def stop(self):
+        self.stopped = True
+
+    def wait(self):
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+EVIDENCE = watchdog.Evidence(expires_at=2000.0, window=13.0)
+UNREACHABLE = exception.BMCUnreachable(host='hostA', bmc='192.0.2.10:623',
+                                       reason='no route to host')
+
+
+def _fence(make_ctx, drv, evidence, watch):
+    from vmha.tasks import fencing as fencing_tasks
+    ctx = make_ctx(fencing_driver=drv, watchdog=evidence,
+                   heartbeat_watch=watch)
+    return ctx, fencing_tasks.FenceHost(ctx)
+
+
+def test_silent_bmc_armed_host_is_fenced_by_its_watchdog(make_ctx, db,
+                                                         dispatcher):
+    watch = FakeWatch(2001.0)
+    ctx, task = _fence(make_ctx, fakes.FakeFencingDriver(
+        off_error=UNREACHABLE), EVIDENCE, watch)
+    result = task.execute()
+    assert result['proof'] == watchdog.PROOF_WATCHDOG
+    assert watch.started and watch.stopped and watch.evidence == EVIDENCE
+    rec = db.get_recovery(ctx.recovery_id)
+    assert (rec.fence_proof, rec.fence_confirmed) == (
+        watchdog.PROOF_WATCHDOG, True)
+    assert rec.fenced_at is not None
+    assert rec.watchdog_expires_at == watchdog.to_utc(2000.0)
+    [event] = dispatcher.of_type('vmha.host.fence.end')
+    assert event.payload['proof'] == watchdog.PROOF_WATCHDOG
+    assert 'no route to host' in event.payload['bmc_error']
+
+
+def test_a_bmc_that_confirms_is_the_proof_even_when_armed(make_ctx, db):
+    watch = FakeWatch(exception.WatchdogUnproven(host='hostA', bmc='-',
+                                                 reason='never asked'))
+    ctx, task = _fence(make_ctx, fakes.FakeFencingDriver(), EVIDENCE, watch)
+    assert task.execute()['proof'] == watchdog.PROOF_BMC
+    assert db.get_recovery(ctx.recovery_id).fence_proof == \
+        watchdog.PROOF_BMC
+    assert watch.stopped
+
+
+@pytest.mark.parametrize('drv, evidence, outcome, error', [
+    # no watchdog evidence: today's refusal
+    (fakes.FakeFencingDriver(off_error=UNREACHABLE), None, 2001.0,
+     exception.BMCUnreachable),
+    # a BMC that answers "still on" is never overridden
+    (fakes.FakeFencingDriver(stays_on=True), EVIDENCE, 2001.0,
+     exception.PowerOffUnconfirmed),
+    # the host's heartbeat came back while waiting
+    (fakes.FakeFencingDriver(off_error=UNREACHABLE), EVIDENCE,
+     exception.WatchdogUnproven(host='hostA', bmc='-',
+                                reason='its agent is in the group again'),
+     exception.WatchdogUnproven),
+])
+def test_no_proof_no_evacuation(make_ctx, db, dispatcher, drv, evidence,
+                                outcome, error):
+    watch = FakeWatch(outcome)
+    ctx, task = _fence(make_ctx, drv, evidence, watch)
+    with pytest.raises(error):
+        task.execute()
+    rec = db.get_recovery(ctx.recovery_id)
+    assert rec.fence_confirmed is False and rec.fenced_at is None
+    assert rec.fence_proof is None
+    assert dispatcher.of_type('vmha.host.fence.error')
+
+
+def test_watchdog_fencing_driver_has_no_bmc(make_ctx):
+    from vmha.drivers.fencing import watchdog as wd_fencing
+    drv = wd_fencing.WatchdogOnlyDriver(make_conf())
+    ctx, task = _fence(make_ctx, drv, EVIDENCE, FakeWatch(2001.0))
+    assert task.execute()['proof'] == watchdog.PROOF_WATCHDOG
+
+
+def test_a_host_without_bmc_or_evidence_is_never_fenced(make_ctx):
+    from vmha.drivers.fencing import watchdog as wd_fencing
+    drv = wd_fencing.WatchdogOnlyDriver(make_conf())
+    ctx, task = _fence(make_ctx, drv, None, FakeWatch(2001.0))
+    with pytest.raises(exception.NoPowerControl):
+        task.execute()
+
+
+# -- the monitor: who gets the evidence ---------------------------------------
+
+ARMED = {'watchdog': {'driver': 'linux', 'timeout': 10, 'margin': 1.0}}
+
+
+@pytest.fixture
+def armed_watch(conf, db, dispatcher):
+    from vmha.detection import heartbeat
+    from vmha.detection import nova
+    from vmha import monitor
+    from tests.unit.test_monitor import StubRecoverer
+
+    clock = fakes.Clock()
+    compute = fakes.FakeCompute(hosts=['c1', 'c2', 'c3', 'c4'])
+    agents = fakes.FakeMembership(['c1', 'c2', 'c3', 'c4'],
+                                  caps={'c2': ARMED, 'c3': ARMED})
+    stub = StubRecoverer(compute, db, dispatcher)
+    sources = [nova.NovaSource(conf, compute=compute, clock=clock),
+               heartbeat.HeartbeatSource(conf, membership=agents,
+                                         clock=clock)]
+    mon = monitor.Monitor(conf, stub, sources=sources, clock=clock)
+    return mon, stub, agents, compute, clock
+
+
+def _fail(mon, agents, compute, clock, *hosts):
+    agents.current -= set(hosts)
+    for host in hosts:
+        compute.services[host]['frozen'] = True
+    mon.check_once()
+    clock.advance(max(mon.sources[0].stale_after, mon.sources[1].settle)
+                  + 0.1)
+    return mon.check_once()
+
+
+def test_an_armed_lost_host_is_declared_with_the_evidence(armed_watch,
+                                                          conf):
+    from vmha import coordination
+    mon, stub, agents, compute, clock = armed_watch
+    mon.check_once()
+    alive_at = clock.now
+    assert _fail(mon, agents, compute, clock, 'c2', 'c1') == ['c1', 'c2']
+    calls = {c['host']: c for c in stub.calls}
+    assert calls['c1']['watchdog'] is None          # not armed: BMC only
+    evidence = calls['c2']['watchdog']
+    assert evidence.window == 10 + 1.0 + conf.watchdog.margin
+    bound = max(alive_at, clock.now - coordination.expiry(conf))
+    assert evidence.expires_at == bound + evidence.window
+
+
+def test_an_armed_host_whose_heartbeats_arrive_is_never_declared(
+        armed_watch):
+    mon, stub, agents, compute, clock = armed_watch
+    compute.services['c3']['frozen'] = True
+    compute.services['c3']['state'] = 'down'
+    for _ in range(5):
+        mon.check_once()
+        clock.advance(10)
+    assert stub.calls == []
+
+
+def test_a_required_watchdog_missing_is_notified_once(armed_watch, db,
+                                                      dispatcher):
+    from vmha import events
+    from vmha import inventory
+    mon, stub, agents, compute, clock = armed_watch
+    db.add_host(inventory.HostSpec(name='c1', watchdog_required=True))
+    db.add_host(inventory.HostSpec(name='c2', watchdog_required=True))
+    for _ in range(3):
+        mon.check_once()
+    [event] = dispatcher.of_type(events.AGENT_WATCHDOG_MISSING)
+    assert event.host == 'c1'
+    assert db.get_host('c1').watchdog_required is True
