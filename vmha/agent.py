@@ -8,11 +8,11 @@ ZooKeeper session that expired while the host was stalled). A backend that
 cannot be reached is retried at every beat: the agent never exits on its own.
 
 With a watchdog (``[watchdog] driver``, see :mod:`vmha.watchdog`) it arms
-it before its first heartbeat, reports it (driver, timeout, margin) in the
-capabilities it joins with, and pets it right after each heartbeat that
-reached the backend -- never otherwise: a host whose agent died, hangs, or
-lost the backend resets itself within ``timeout + margin`` of its last
-heartbeat.
+it after its first heartbeat that reached the backend, reports it (driver,
+timeout, margin) in the capabilities it joins with, and pets it right after
+each heartbeat that reached the backend -- never otherwise: a host whose
+agent died, hangs, or lost the backend resets itself within ``timeout +
+margin`` of its last heartbeat.
 
 Stopping it (SIGTERM, SIGINT) is a *planned* stop: it disarms the watchdog
 (magic close), marks the stop and leaves the group at once, so the monitor
@@ -53,6 +53,7 @@ class Agent:
         # pet (heartbeat loop) and disarm (also the stop signal's cleanup,
         # when the loop hangs on the backend) never interleave
         self._watchdog_lock = threading.Lock()
+        self._armed_once = False
         self.beats = 0
         self.pets = 0
 
@@ -70,7 +71,6 @@ class Agent:
                  'group %s', self.host, self.interval,
                  coordination.describe(self.conf.coordination.backend_url),
                  self.conf.coordination.group_name)
-        self.arm()
         try:
             while True:
                 self.beat()
@@ -80,8 +80,14 @@ class Agent:
             self.leave()
 
     def arm(self):
-        """Arm the watchdog (raises WatchdogError: the agent does not start
-        with a watchdog it was asked for and cannot drive)."""
+        """Arm the watchdog, once: after the first heartbeat that reached
+        the backend, before joining (so the capabilities say it), so that a
+        host that boots while the backend is unreachable is not reset in a
+        loop. Raises WatchdogError: the agent stops rather than run without
+        the watchdog it was asked for."""
+        if self._armed_once:
+            return
+        self._armed_once = True
         self.watchdog.validate()
         timeout = self.watchdog.arm(self.conf.watchdog.timeout)
         if self.watchdog.armed:
@@ -101,6 +107,7 @@ class Agent:
             if self._membership is None:
                 self._membership = self._connect(self.conf, self.host)
             self._membership.heartbeat()
+            self.arm()
             if not (self._joined and self._membership.is_member(self.host)):
                 self._join()
             self.beats += 1

@@ -240,7 +240,6 @@ def armed_agent():
     membership = SlowMembership(clock, journal)
     made = agent_mod.Agent(conf, connect=lambda conf, host: membership,
                            watchdog=FakeWatchdog(journal), clock=clock)
-    made.arm()
     return made, membership, journal
 
 
@@ -248,7 +247,7 @@ def test_agent_pets_only_after_a_heartbeat_that_reached_the_backend(
         armed_agent):
     agent, membership, journal = armed_agent
     agent.beat()
-    assert journal == ['arm', 'heartbeat', 'pet']
+    assert journal == ['heartbeat', 'arm', 'pet']
     assert membership.joined['watchdog'] == {'driver': 'fake',
                                              'timeout': 10, 'margin': 1.0}
     membership.error = exception.CoordinationError(
@@ -268,7 +267,7 @@ def test_agent_does_not_pet_for_a_heartbeat_older_than_the_margin(
     agent, membership, journal = armed_agent
     membership.took = 1.5
     agent.beat()
-    assert 'pet' not in journal and agent.beats == 1
+    assert 'pet' not in journal and agent.beats == 1 and 'arm' in journal
     membership.took = 0.5
     agent.beat()
     assert journal[-1] == 'pet'
@@ -281,6 +280,20 @@ def test_agent_planned_stop_disarms_before_it_marks_the_stop(armed_agent):
     assert journal[-2:] == ['disarm', 'leave']
     agent.disarm()                  # the stop signal's cleanup: idempotent
     assert journal.count('disarm') == 1
+
+
+def test_agent_arms_only_once_the_backend_answered(armed_agent):
+    """A host that boots while the backend is unreachable is not reset in a
+    loop: nothing is armed before a heartbeat succeeded."""
+    agent, membership, journal = armed_agent
+    membership.error = exception.CoordinationError(
+        backend='redis://x', action='heartbeat', reason='refused')
+    agent.beat()
+    assert journal == [] and not agent.watchdog.armed
+    membership.error = None
+    agent.beat()
+    agent.beat()
+    assert journal == ['heartbeat', 'arm', 'pet', 'heartbeat', 'pet']
 
 
 def test_unarmed_agent_reports_no_watchdog():
