@@ -48,8 +48,8 @@ class StandIn:
     """The stand-in watchdog process of hostA and its event log."""
 
     def __init__(self, tmp_path, host_env):
-        self.socket = str(tmp_path / 'watchdog-%s.sock' % SOURCE)
-        self.log = tmp_path / 'watchdog-%s.log' % SOURCE
+        self.socket = str(tmp_path / ('watchdog-%s.sock' % SOURCE))
+        self.log = tmp_path / ('watchdog-%s.log' % SOURCE)
         self.proc = subprocess.Popen(
             [sys.executable, STAND_IN, '--socket', self.socket,
              '--host-env', host_env, '--log', str(self.log)],
