@@ -54,6 +54,9 @@ _SETTLE_MARGIN = 0.01
 #: the host state that ``vmha-manage host recover`` leaves behind
 _RETURNED = 'healthy'
 
+#: seconds the list of hosts that require a watchdog is kept
+_REQUIRED_TTL = 60.0
+
 AGENT_ALIVE = 'alive'
 AGENT_LOST = 'lost'
 
@@ -93,6 +96,7 @@ class Monitor:
         self._agents_lost = {host for host, agent in self._agents.items()
                              if agent == AGENT_LOST}
         self._unarmed = set()     # hosts notified: watchdog required, none
+        self._required = (None, frozenset())   # (read at, hosts requiring)
         # evacuations waiting for room are retried beside detection
         self.capacity = capacity.RetryScheduler(recoverer)
         self.checks = 0
@@ -296,16 +300,28 @@ class Monitor:
             if view.heartbeat.watchdog:
                 self._unarmed.discard(host)
                 continue
-            if host in self._unarmed:
-                continue
-            spec = self.db.find_host(host)
-            if spec is None or not spec.watchdog_required:
+            if host in self._unarmed or host not in self._requiring():
                 continue
             self._unarmed.add(host)
             LOG.warning('Host %s requires a watchdog but its vmha-agent '
                         'heartbeats unarmed: if its BMC cannot be reached '
                         'when it fails, it will not be recovered', host)
             self._notify(events.AGENT_WATCHDOG_MISSING, host)
+
+    def _requiring(self):
+        """Inventory hosts whose agent must be armed (one query per
+        ``_REQUIRED_TTL`` seconds, not one per host and poll)."""
+        read_at, hosts = self._required
+        now = self._clock()
+        if read_at is None or now - read_at >= _REQUIRED_TTL:
+            try:
+                hosts = frozenset(spec.name for spec, _state in
+                                  self.db.list_hosts()
+                                  if spec.watchdog_required)
+            except exception.VmhaError as err:
+                LOG.error('Could not read the inventory: %s', err)
+            self._required = (now, hosts)
+        return hosts
 
     def _record_agent(self, host, state):
         if host not in self._agents:

@@ -632,6 +632,7 @@ def test_a_required_watchdog_missing_is_notified_once(armed_watch, db,
     db.add_host(inventory.HostSpec(name='c2', watchdog_required=True))
     for _ in range(3):
         mon.check_once()
+        clock.advance(40)
     [event] = dispatcher.of_type(events.AGENT_WATCHDOG_MISSING)
     assert event.host == 'c1'
     assert db.get_host('c1').watchdog_required is True
