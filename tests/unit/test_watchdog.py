@@ -636,3 +636,28 @@ def test_a_required_watchdog_missing_is_notified_once(armed_watch, db,
     [event] = dispatcher.of_type(events.AGENT_WATCHDOG_MISSING)
     assert event.host == 'c1'
     assert db.get_host('c1').watchdog_required is True
+
+
+def test_migration_0005_keeps_existing_rows(tmp_path):
+    from vmha.db import api as db_api
+    from vmha.db import migration
+    url = 'sqlite:///%s' % (tmp_path / 'old.sqlite')
+    migration.upgrade(url, '0004')
+    old = db_api.Database(url)
+    with old.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO hosts (name, bmc_options, maintenance, state, "
+            "reserved, created_at) VALUES ('hostA', '{}', 0, 'healthy', 0, "
+            "'2026-01-01 00:00:00')")
+        conn.exec_driver_sql(
+            "INSERT INTO recoveries (id, host, level, state, dry_run, "
+            "created_at) VALUES ('r1', 'hostA', 2, 'completed', 0, "
+            "'2026-01-01 00:00:00')")
+    old.dispose()
+    migration.upgrade(url, '0005')
+    db = db_api.Database(url)
+    assert db.get_host('hostA').watchdog_required is False
+    rec = db.get_recovery('r1')
+    assert (rec.fence_proof, rec.watchdog_expires_at,
+            rec.watchdog_window) == (None, None, None)
+    db.dispose()
