@@ -29,6 +29,12 @@ class RecoveryContext:
     #: slots shared by every recovery of the process: one per evacuation
     #: in flight ([evacuation] max_in_flight); None: unbounded
     evacuation_slots: object = None
+    #: vmha.watchdog.Evidence when the host was armed and its heartbeat
+    #: lost: fencing may rest on its watchdog if the BMC cannot confirm
+    watchdog: object = None
+    #: builds the vmha.watchdog.HeartbeatWatch of the proof (tests inject
+    #: their own); None: the real one, on [coordination] backend_url
+    heartbeat_watch: object = None
 
     @contextlib.contextmanager
     def evacuation_slot(self):

@@ -216,6 +216,29 @@ class Membership:
             raise
         return {_text(m) for m in found}
 
+    def capabilities(self, hosts):
+        """{host: the capabilities it joined with} for the members
+        ``hosts``. A host whose read fails is left out (unknown): the
+        monitor then treats it as unarmed, the safe side. All requests are
+        sent before any answer is read."""
+        group = self.group.encode('utf-8')
+        pending = {}
+        for host in hosts:
+            try:
+                with _errors(self.url, 'read capabilities'):
+                    pending[host] = self._coordinator.get_member_capabilities(
+                        group, host.encode('utf-8'))
+            except exception.CoordinationError:
+                continue
+        found = {}
+        for host, future in pending.items():
+            try:
+                with _errors(self.url, 'read capabilities'):
+                    found[host] = future.get()
+            except exception.CoordinationError as err:
+                LOG.debug('Capabilities of %s unknown: %s', host, err)
+        return found
+
     def left(self):
         """Host names whose agent stopped on purpose and has not rejoined."""
         prefix = _LEFT % self.group

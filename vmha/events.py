@@ -37,6 +37,8 @@ INSTANCE_EVACUATE_WAITING = 'vmha.instance.evacuate.waiting'
 RECOVERY_RETRY_STARTED = 'vmha.recovery.retry.start'
 RESERVED_HOST_ENABLED = 'vmha.reserved_host.enable.end'
 RESERVED_HOST_FAILED = 'vmha.reserved_host.enable.error'
+#: a host whose inventory entry requires a watchdog heartbeats unarmed
+AGENT_WATCHDOG_MISSING = 'vmha.agent.watchdog.missing'
 
 PRIORITIES = {
     HOST_FAILURE_DETECTED: WARNING,
@@ -64,6 +66,7 @@ PRIORITIES = {
     RECOVERY_RETRY_STARTED: INFO,
     RESERVED_HOST_ENABLED: INFO,
     RESERVED_HOST_FAILED: ERROR,
+    AGENT_WATCHDOG_MISSING: WARNING,
 }
 
 #: every event type that is notified (MIB, payload schema, log)

@@ -90,6 +90,27 @@ class PowerOffUnconfirmed(FencingError):
                '%(state)s%(last_error)s); its instances are NOT evacuated.')
 
 
+class NoPowerControl(FencingError):
+    """The host has no BMC vmha can use (fencing driver ``watchdog``)."""
+
+    msg_fmt = ('Host %(host)s has no BMC (fencing driver %(driver)s): only '
+               'its watchdog can fence it')
+
+
+class WatchdogError(VmhaError):
+    """The agent's watchdog could not be armed, petted or disarmed."""
+
+    msg_fmt = 'Watchdog %(device)s (driver %(driver)s): %(reason)s'
+
+
+class WatchdogUnproven(FencingError):
+    """The watchdog proof does not hold: the host's heartbeat came back,
+    or its absence could not be observed until the reset was certain."""
+
+    msg_fmt = ('Host %(host)s is not proven reset by its watchdog: '
+               '%(reason)s; its instances are NOT evacuated.')
+
+
 class HostNotFenceable(VmhaError):
     """Refused before anything is recorded or fenced: vmha never fences
     a host through defaults (a driver without an address may use a local

@@ -86,6 +86,10 @@ class HostSpec:
     maintenance: bool = False
     reserved: bool = False
     reserved_for: str = None
+    #: its vmha-agent must arm a watchdog (vmha.watchdog): the monitor
+    #: notifies when it heartbeats unarmed. With fencing driver
+    #: ``watchdog`` (no BMC), the watchdog is its only fencing.
+    watchdog_required: bool = False
 
     @property
     def bmc_label(self):

@@ -14,6 +14,13 @@ nova-compute's last report), ``started_at`` is when the monitor declared the
 failure; ``vmha-manage recovery show`` prints both, and the log line that
 declares a failure gives the difference.
 
+An armed host (its agent reported a watchdog, :mod:`vmha.watchdog`) whose
+heartbeat is lost is declared with the watchdog evidence: its recovery may
+count it fenced once its watchdog has certainly fired, if its BMC cannot
+confirm power-off. A host whose inventory entry requires a watchdog and
+whose agent heartbeats unarmed is notified once (``vmha.agent.watchdog.
+missing``).
+
 Recoveries start through a runner (vmha/runner.py): on the monitor's own
 bounded pool of recovery threads (the default, ``[monitor]
 max_recoveries``), or as jobboard jobs that the conductors of all monitors
@@ -26,6 +33,7 @@ import time
 from oslo_log import log as logging
 
 from vmha import capacity
+from vmha import coordination
 from vmha.db import api as db_api
 from vmha import detection
 from vmha.detection import base
@@ -37,6 +45,7 @@ from vmha import inventory
 from vmha import metrics
 from vmha import runner as runner_mod
 from vmha import threads
+from vmha import watchdog
 
 LOG = logging.getLogger(__name__)
 
@@ -45,6 +54,9 @@ _SETTLE_MARGIN = 0.01
 
 #: the host state that ``vmha-manage host recover`` leaves behind
 _RETURNED = 'healthy'
+
+#: seconds the list of hosts that require a watchdog is kept
+_REQUIRED_TTL = 60.0
 
 AGENT_ALIVE = 'alive'
 AGENT_LOST = 'lost'
@@ -84,6 +96,8 @@ class Monitor:
         self._agents = self.db.host_agents()
         self._agents_lost = {host for host, agent in self._agents.items()
                              if agent == AGENT_LOST}
+        self._unarmed = set()     # hosts notified: watchdog required, none
+        self._required = (None, frozenset())   # (read at, hosts requiring)
         # evacuations waiting for room are retried beside detection
         self.capacity = capacity.RetryScheduler(recoverer)
         self.checks = 0
@@ -151,6 +165,7 @@ class Monitor:
         verdicts = self.verdicts(views)
         metrics.poll_observed(views, verdicts)
         self._note_agents(views, verdicts)
+        self._note_unarmed(views)
         self._waiting_on_nova = [
             host for host, view in views.items()
             if view.heartbeat_state in (base.MISSING, base.LOST)
@@ -217,9 +232,26 @@ class Monitor:
                     'recovering at level %d', view.name, verdict.reason,
                     self._clock() - first_seen, level)
         return self._start_recovery(view.name, level, _utc(first_seen),
-                                    verdict)
+                                    verdict, self._watchdog_evidence(view))
 
-    def _start_recovery(self, host, level, detected_at, verdict):
+    def _watchdog_evidence(self, view):
+        """The watchdog evidence of a host whose heartbeat is lost and
+        whose agent was armed when last seen alive, else None (no proof
+        but the BMC's)."""
+        armed = view.heartbeat.watchdog if view.heartbeat else None
+        if view.heartbeat_state != base.LOST or not armed:
+            return None
+        evidence = watchdog.Evidence.from_report(
+            armed, armed.get('last_alive'), self._clock(),
+            coordination.expiry(self.conf), self.conf.watchdog.margin)
+        LOG.info('Host %s: its agent had armed a watchdog (%s, %ss); if '
+                 'its BMC cannot confirm power-off it counts as reset from '
+                 '%s on', view.name, armed.get('driver'), armed['timeout'],
+                 evidence.expires_at_utc.isoformat(timespec='seconds'))
+        return evidence
+
+    def _start_recovery(self, host, level, detected_at, verdict,
+                        evidence=None):
         """Start the recovery of ``host``: the monitor's only way to.
 
         Returns its RecoveryReport, or None when it could not start (the
@@ -229,7 +261,8 @@ class Monitor:
         try:
             report = self.runner.start(host, level, detected_at=detected_at,
                                        detected_by=verdict.reason,
-                                       host_stopped=verdict.host_stopped)
+                                       host_stopped=verdict.host_stopped,
+                                       watchdog=evidence)
         except exception.Conflict as err:
             LOG.info('Not recovering %s: %s', host, err)
         except exception.VmhaError as err:
@@ -265,6 +298,39 @@ class Monitor:
                 self._notify(events.AGENT_RECOVERED, host)
             if self._agents.get(host, AGENT_ALIVE) != AGENT_ALIVE:
                 self._record_agent(host, AGENT_ALIVE)
+
+    def _note_unarmed(self, views):
+        """Notify once when an agent heartbeats unarmed on a host whose
+        inventory entry requires a watchdog (again once it re-arms and
+        loses it)."""
+        for host, view in views.items():
+            if view.heartbeat_state != base.ALIVE:
+                continue
+            if view.heartbeat.watchdog:
+                self._unarmed.discard(host)
+                continue
+            if host in self._unarmed or host not in self._requiring():
+                continue
+            self._unarmed.add(host)
+            LOG.warning('Host %s requires a watchdog but its vmha-agent '
+                        'heartbeats unarmed: if its BMC cannot be reached '
+                        'when it fails, it will not be recovered', host)
+            self._notify(events.AGENT_WATCHDOG_MISSING, host)
+
+    def _requiring(self):
+        """Inventory hosts whose agent must be armed (one query per
+        ``_REQUIRED_TTL`` seconds, not one per host and poll)."""
+        read_at, hosts = self._required
+        now = self._clock()
+        if read_at is None or now - read_at >= _REQUIRED_TTL:
+            try:
+                hosts = frozenset(spec.name for spec, _state in
+                                  self.db.list_hosts()
+                                  if spec.watchdog_required)
+            except exception.VmhaError as err:
+                LOG.error('Could not read the inventory: %s', err)
+            self._required = (now, hosts)
+        return hosts
 
     def _record_agent(self, host, state):
         if host not in self._agents:

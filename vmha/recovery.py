@@ -29,6 +29,7 @@ from vmha import metrics
 from vmha import notifier
 from vmha import ownership
 from vmha import policy
+from vmha import watchdog
 from vmha.context import RecoveryContext
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class RecoveryReport:
     error: str
     phases: dict
     evacuations: list
+    #: what proved the host fenced: bmc-off, watchdog-expiry, or None
+    fence_proof: str = None
 
     @classmethod
     def load(cls, db, recovery_id):
@@ -65,7 +68,7 @@ class RecoveryReport:
         return cls(id=rec.id, host=rec.host, level=rec.level,
                    state=rec.state, error=rec.error,
                    phases={p: getattr(rec, p) for p in db_api.PHASES},
-                   evacuations=evacs)
+                   evacuations=evacs, fence_proof=rec.fence_proof)
 
     def to_dict(self):
         data = dataclasses.asdict(self)
@@ -123,7 +126,8 @@ class Recoverer:
     # -- public -------------------------------------------------------------
 
     def recover(self, host_name, level=None, detected_at=None,
-                recovery_id=None, detected_by=None, host_stopped=False):
+                recovery_id=None, detected_by=None, host_stopped=False,
+                watchdog=None):
         """Recover ``host_name`` now; return its RecoveryReport.
 
         ``detected_by`` names what detected the failure (e.g.
@@ -139,16 +143,19 @@ class Recoverer:
         ``failed``) and notified.
         """
         recovery_id = self.record(host_name, level, detected_at, recovery_id,
-                                  host_stopped=host_stopped)
+                                  host_stopped=host_stopped,
+                                  watchdog=watchdog)
         return self.run(recovery_id, detected_by=detected_by)
 
     def record(self, host_name, level=None, detected_at=None,
-               recovery_id=None, host_stopped=False):
+               recovery_id=None, host_stopped=False, watchdog=None):
         """Record the recovery of ``host_name`` (pending); return its id.
 
         ``host_stopped``: two independent signals said the host itself
         stopped (see vmha.detection.decision); only then does level 1 skip
-        fencing.
+        fencing. ``watchdog``: the monitor's vmha.watchdog.Evidence (the
+        host was armed and its heartbeat lost): fencing may then rest on the
+        watchdog when the BMC cannot confirm power-off.
 
         Raises like :meth:`recover`. A runner that has the recovery run by
         another process (a jobboard conductor) records it, then posts it.
@@ -165,7 +172,7 @@ class Recoverer:
         recovery_id = recovery_id or str(uuid.uuid4())
         self.db.create_recovery(recovery_id, host.name, level,
                                 detected_at=detected_at, owner=self.owner,
-                                host_stopped=host_stopped)
+                                host_stopped=host_stopped, watchdog=watchdog)
         return recovery_id
 
     def run(self, recovery_id, detected_by=None, keep_alive=()):
@@ -315,7 +322,7 @@ class Recoverer:
             self.db.update_recovery(recovery_id, state=db_api.RUNNING,
                                     owner=self.owner)
             ctx = self._context(recovery_id, host, rec.level, lease,
-                                rec.host_stopped)
+                                rec.host_stopped, _evidence(rec))
         return self._run(ctx, book)
 
     def _begin(self, rec, host, detected_by, lease):
@@ -326,14 +333,14 @@ class Recoverer:
         self.db.mark_phase(rec.id, 'started_at')
         self.db.update_host_state(host.name, 'recovering')
         ctx = self._context(rec.id, host, rec.level, lease,
-                            rec.host_stopped)
+                            rec.host_stopped, _evidence(rec))
         if detected_by:
             self._emit_detected(ctx, detected_by)
         ctx.emit(events.RECOVERY_STARTED)
         return ctx, book
 
     def _context(self, recovery_id, host, level, lease,
-                 host_stopped=False):
+                 host_stopped=False, evidence=None):
         """Every change to Nova or the BMC checks ``lease`` first."""
         compute = ownership.Guarded(self.compute, ownership.COMPUTE_CHANGES,
                                     lease)
@@ -345,7 +352,7 @@ class Recoverer:
             fencer=fencing.Fencer.from_conf(self.conf, driver), host=host,
             recovery_id=recovery_id, level=level,
             host_stopped=bool(host_stopped),
-            evacuation_slots=self.evacuation_slots)
+            evacuation_slots=self.evacuation_slots, watchdog=evidence)
 
     def _emit_detected(self, ctx, detected_by):
         """Notify the failure with the detection time as recorded (the
@@ -412,6 +419,15 @@ class Recoverer:
         self.db.mark_phase(ctx.recovery_id, 'finished_at')
         self.db.update_host_state(ctx.host.name, 'failed')
         ctx.emit(events.RECOVERY_FAILED, error=str(err))
+
+
+def _evidence(rec):
+    """The watchdog evidence recorded with ``rec``, or None."""
+    if rec.watchdog_expires_at is None or not rec.watchdog_window:
+        return None
+    return watchdog.Evidence(
+        expires_at=watchdog.from_utc(rec.watchdog_expires_at),
+        window=rec.watchdog_window)
 
 
 class _connection:

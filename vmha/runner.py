@@ -62,16 +62,17 @@ class InProcessRunner:
             threads.spawn(self._work, name='vmha-recovery-%d' % number)
 
     def start(self, host, level=None, detected_at=None, detected_by=None,
-              host_stopped=False):
+              host_stopped=False, watchdog=None):
         """Recover ``host``: its final RecoveryReport without a pool, its
         pending one with."""
         if self._queue is None:
             return self.recoverer.recover(
                 host, level, detected_at=detected_at, detected_by=detected_by,
-                host_stopped=host_stopped)
+                host_stopped=host_stopped, watchdog=watchdog)
         recovery_id = self.recoverer.record(host, level,
                                             detected_at=detected_at,
-                                            host_stopped=host_stopped)
+                                            host_stopped=host_stopped,
+                                            watchdog=watchdog)
         self._submit(recovery_id, lambda: self.recoverer.run(
             recovery_id, detected_by=detected_by))
         return recovery.RecoveryReport.load(self.recoverer.db, recovery_id)
@@ -126,7 +127,7 @@ class JobboardRunner:
         self.board = board
 
     def start(self, host, level=None, detected_at=None, detected_by=None,
-              host_stopped=False):
+              host_stopped=False, watchdog=None):
         """Record and post the recovery of ``host``; return its (pending)
         RecoveryReport.
 
@@ -136,7 +137,8 @@ class JobboardRunner:
         """
         recovery_id = self.recoverer.record(host, level,
                                             detected_at=detected_at,
-                                            host_stopped=host_stopped)
+                                            host_stopped=host_stopped,
+                                            watchdog=watchdog)
         try:
             self.board.post(host, recovery_id, detected_by)
         except exception.CoordinationError as err:

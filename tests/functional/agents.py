@@ -50,12 +50,17 @@ def write_config(path, sections):
 class AgentProcess:
     """One vmha-agent subprocess for ``host``."""
 
-    def __init__(self, tmp_path, config, host):
+    def __init__(self, tmp_path, config, host, options=None):
+        """``options``: {section: {option: value}} for this agent only
+        (a watchdog, a coordination backend of its own)."""
         self.host = host
+        sections = {'agent': {'host': host},
+                    'DEFAULT': {'log_file': tmp_path / ('agent-%s.log'
+                                                        % host)}}
+        for section, values in (options or {}).items():
+            sections.setdefault(section, {}).update(values)
         self.host_config = write_config(
-            tmp_path / ('agent-%s.conf' % host), {
-                'agent': {'host': host},
-                'DEFAULT': {'log_file': tmp_path / ('agent-%s.log' % host)}})
+            tmp_path / ('agent-%s.conf' % host), sections)
         self.config = config
         self.proc = None
 
@@ -80,18 +85,21 @@ class AgentProcess:
 class Agents:
     """Start agents, see the group as the monitor does, clean up Redis."""
 
-    def __init__(self, tmp_path, config, conf):
+    def __init__(self, tmp_path, config, conf, host_options=None):
         self.tmp_path = tmp_path
         self.config = config
         self.conf = conf
+        #: {host: {section: {option: value}}} for single agents
+        self.host_options = host_options or {}
         self.procs = {}
         self.membership = coordination.Membership.connect(
             conf, unique('test-observer'))
 
     def start(self, *hosts, timeout=60):
         for host in hosts:
-            self.procs[host] = AgentProcess(self.tmp_path, self.config,
-                                            host).start()
+            self.procs[host] = AgentProcess(
+                self.tmp_path, self.config, host,
+                self.host_options.get(host)).start()
         self.wait_members(lambda members: set(hosts) <= members, timeout)
 
     def members(self):

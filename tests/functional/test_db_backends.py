@@ -23,7 +23,7 @@ def test_migrations_create_every_table_and_are_idempotent(server_url):
     migration.upgrade(server_url)
     migration.upgrade(server_url)
     assert migration.current_revision(server_url) == \
-        migration.head_revision() == '0005'
+        migration.head_revision() == '0006'
     engine = sa.create_engine(server_url)
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names())

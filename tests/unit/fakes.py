@@ -327,11 +327,16 @@ class FakeMembership:
 
     group = 'vmha-agents'
 
-    def __init__(self, members=(), left=()):
+    def __init__(self, members=(), left=(), caps=None):
         self.current = set(members)
         self.left_hosts = set(left)
+        #: {host: capabilities} the agents joined with
+        self.caps = dict(caps or {})
         self.error = None
         self.closed = False
+
+    def capabilities(self, hosts):
+        return {h: self.caps[h] for h in hosts if h in self.caps}
 
     def members(self):
         if self.error:

@@ -248,11 +248,13 @@ def test_recovery_list_and_show(cli, recovered):
     assert code == 0
     data = json.loads(out)
     assert data['host'] == 'hostA'
+    assert data['fence_proof'] == 'bmc-off'
     assert {e['instance_id']: e['status'] for e in data['evacuations']} == {
         'i1': 'evacuated', 'i2': 'failed'}
     code, out, _ = cli('recovery', 'show', recovered.id, '--events')
     assert code == 0
     assert 'timeline:' in out and 'fenced_at' in out
+    assert 'bmc-off' in out and '"proof": "bmc-off"' in out
     assert 'vmha.host.fence.end' in out and 'vmha.recovery.start' in out
     assert SECRET not in out
     code, _, err = cli('recovery', 'show', 'nope')

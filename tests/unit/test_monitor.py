@@ -31,11 +31,12 @@ class StubRecoverer:
         return [call['host'] for call in self.calls]
 
     def recover(self, host, level=None, detected_at=None, detected_by=None,
-                host_stopped=False):
+                host_stopped=False, watchdog=None):
         self.calls.append({'host': host, 'level': level,
                            'detected_at': detected_at,
                            'detected_by': detected_by,
-                           'host_stopped': host_stopped})
+                           'host_stopped': host_stopped,
+                           'watchdog': watchdog})
         if host in self.fail:
             raise self.fail[host]
         return host

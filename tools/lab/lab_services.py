@@ -257,6 +257,12 @@ def bmc_power_set(host, state):
             host, state, (proc.stderr or proc.stdout).strip()))
 
 
+def stop_bmc(layout, host):
+    """Stop the host's BMC process: it no longer answers (a dead
+    management network, a BMC without power). The host runs on."""
+    stop(layout, ['bmc-' + host], grace=5)
+
+
 def stuck_file(layout, host):
     return os.path.join(layout.bmc_dir(host), 'stuck')
 

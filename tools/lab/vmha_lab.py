@@ -7,7 +7,10 @@ Run through tools/lab/lab.  Commands (all idempotent):
   info                     JSON: credentials, endpoints, timings, BMCs
   boot N --host H [...]    boot servers pinned to a host
   fail HOST [--mode M]     bmc (power off via IPMI), kill, or stop (SIGSTOP)
-  bmc HOST stuck|normal    make the BMC ignore power-off, or not
+  bmc HOST stuck|normal|down
+                           make the BMC ignore power-off, or not; down: stop
+                           its process (unreachable; normal or reset starts
+                           it again)
   restore HOST             power on, clean up evacuations, enable, wait up
   reset                    no servers, every host healthy, BMCs normal
   down                     stop every lab process
@@ -81,6 +84,9 @@ def info(layout, settings):
             'bmc': {'address': ADDRESS, 'port': BMC_PORTS[host],
                     'username': BMC_USER, 'password': BMC_PASSWORD},
             'compute_pid_file': layout.pid_file(services.compute_name(host)),
+            # what its chassis control sources (a stand-in watchdog powers
+            # the host off through it, tools/lab/files/lab_watchdog.py)
+            'host_env': os.path.join(layout.bmc_dir(host), 'host.env'),
         } for host in HOSTS},
     }
 
@@ -338,7 +344,12 @@ def wait_down(layout, host):
 
 def cmd_bmc(layout, args):
     check_host(args.host)
+    if args.state == 'down':
+        services.stop_bmc(layout, args.host)
+        say('BMC of %s: process stopped (unreachable)' % args.host)
+        return
     services.set_stuck(layout, args.host, args.state == 'stuck')
+    start_bmcs(layout)
     say('BMC of %s: %s' % (args.host, 'ignores power-off (stuck)'
                            if args.state == 'stuck' else 'normal'))
 
@@ -397,12 +408,20 @@ def cmd_restore(layout, args):
     say('%s restored' % args.host)
 
 
+def start_bmcs(layout):
+    """Start the BMCs a test stopped (lab bmc HOST down)."""
+    started = services.ensure_started(layout, list(BMCS))
+    services.wait_ready(layout, started)
+
+
 def cmd_reset(layout, args):
-    """Every BMC normal, every compute running, no servers, hosts healthy."""
+    """Every BMC running and normal, every compute running, no servers,
+    hosts healthy."""
     lab = cloud()
     start = time.monotonic()
     for host in HOSTS:
         services.set_stuck(layout, host, False)
+    start_bmcs(layout)
     started = {host: revive(layout, lab, host, clean_evacuations=False)
                for host in HOSTS}
     lab.delete_all_servers()   # their migrations go with them
@@ -470,7 +489,7 @@ def parser():
                       help='wait until Nova reports the compute down')
     bmc = sub.add_parser('bmc')
     bmc.add_argument('host')
-    bmc.add_argument('state', choices=('stuck', 'normal'))
+    bmc.add_argument('state', choices=('stuck', 'normal', 'down'))
     sub.add_parser('restore').add_argument('host')
     logs = sub.add_parser('logs')
     logs.add_argument('name', nargs='?')

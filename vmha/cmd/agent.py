@@ -1,10 +1,10 @@
 """vmha-agent: heartbeat this compute host to vmha-monitor.
 
 Thin: load and check the configuration (vmha/cmd/startup.py), run
-:class:`vmha.agent.Agent` until SIGTERM or SIGINT, which leave the group at
-once (a planned stop, not a failure). The process exits within a few
-seconds of the signal even when the coordination backend hangs
-(vmha/cmd/service.py).
+:class:`vmha.agent.Agent` until SIGTERM or SIGINT, which disarm the watchdog
+and leave the group at once (a planned stop, not a failure). The process
+exits within a few seconds of the signal even when the coordination backend
+hangs (vmha/cmd/service.py).
 """
 
 import sys
@@ -35,7 +35,10 @@ def main(argv=None):
         heart = agent.Agent(conf)
     except startup.EXPECTED as err:
         return startup.report(PROG, err, startup.debugging(conf, argv))
-    return service.run(PROG, lambda stop: _heartbeat(conf, heart, stop))
+    # the cleanup disarms the watchdog even when the heartbeat loop hangs
+    # on the backend past the grace time (a planned stop never resets)
+    return service.run(PROG, lambda stop: _heartbeat(conf, heart, stop),
+                       cleanup=heart.disarm)
 
 
 def _heartbeat(conf, heart, stop):

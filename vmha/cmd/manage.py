@@ -83,6 +83,7 @@ def _write_report(out, report):
     """A recovery as people read it: fields, timeline, evacuations."""
     _plain_fields(out, {'recovery': report.id, 'host': report.host,
                         'level': report.level, 'state': report.state,
+                        'fence_proof': report.fence_proof or '-',
                         'error': report.error})
     out.write('\ntimeline:\n')
     start = report.phases.get('detected_at')
@@ -122,6 +123,10 @@ def _read_password(args):
     return args.bmc_password
 
 
+def _on_off(value):
+    return None if value is None else value == 'on'
+
+
 def _host_spec(args, conf, base=None):
     """A validated HostSpec from ``args`` (layered over ``base`` on update)."""
     spec = base or inventory.HostSpec(
@@ -131,7 +136,9 @@ def _host_spec(args, conf, base=None):
                         ('bmc_port', args.bmc_port),
                         ('bmc_username', args.bmc_username),
                         ('bmc_password', _read_password(args)),
-                        ('level', args.level)):
+                        ('level', args.level),
+                        ('watchdog_required',
+                         _on_off(args.watchdog_required))):
         if value is not None:
             setattr(spec, attr, value)
     if args.bmc_option:
@@ -206,6 +213,12 @@ def _add_host_fields(parser):
                         help='driver-specific option (repeatable)')
     parser.add_argument('--level', type=_level,
                         help='quick_evacuate_level for this host')
+    parser.add_argument('--watchdog-required', choices=('on', 'off'),
+                        help='its vmha-agent must arm a watchdog: the '
+                             'monitor notifies vmha.agent.watchdog.missing '
+                             'when it heartbeats unarmed (doc/watchdog.md); '
+                             'with --fencing watchdog (no BMC) its watchdog '
+                             'is its only fencing')
 
 
 # -- command bases ------------------------------------------------------------

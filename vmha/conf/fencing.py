@@ -14,7 +14,9 @@ OPTS = [
         default='ipmi',
         help='Fencing driver (entry point name in the vmha.fencing namespace) '
              'for hosts whose inventory entry names none. Installed drivers: '
-             'ipmi, redfish, ssh, noop; third-party packages may add more.'),
+             'ipmi, redfish, ssh, noop, watchdog (no BMC: only the host\'s '
+             'watchdog fences it, see [watchdog]); third-party packages '
+             'may add more.'),
     cfg.IntOpt(
         'power_off_confirm_count',
         default=10,

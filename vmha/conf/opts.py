@@ -19,11 +19,12 @@ from vmha.conf import notification_snmp
 from vmha.conf import recovery
 from vmha.conf import redfish
 from vmha.conf import ssh_fencing
+from vmha.conf import watchdog
 
 MODULES = (database, inventory, recovery, fencing, evacuation, capacity,
            notification, monitor, coordination, jobboard, agent, nova,
            notification_snmp, notification_messaging, redfish, ssh_fencing,
-           metrics)
+           metrics, watchdog)
 
 
 def list_opts():

@@ -63,7 +63,7 @@ _TRANSIENT_ERRORS = (
 
 _HOST_FIELDS = ('fencing_driver', 'bmc_address', 'bmc_port', 'bmc_username',
                 'bmc_password', 'bmc_options', 'level', 'maintenance',
-                'reserved', 'reserved_for')
+                'reserved', 'reserved_for', 'watchdog_required')
 
 
 def utcnow():
@@ -204,7 +204,8 @@ def host_spec(row, keyring=None):
         bmc_username=row.bmc_username, bmc_password=password,
         bmc_options=options, level=row.level,
         maintenance=bool(row.maintenance), reserved=bool(row.reserved),
-        reserved_for=row.reserved_for)
+        reserved_for=row.reserved_for,
+        watchdog_required=bool(row.watchdog_required))
 
 
 def _sealed_fields(keyring, name, fields):
@@ -431,8 +432,12 @@ class Database:
 
     @_retried
     def create_recovery(self, recovery_id, host, level, dry_run=False,
-                        detected_at=None, owner=None, host_stopped=False):
+                        detected_at=None, owner=None, host_stopped=False,
+                        watchdog=None):
         """Record a new recovery; refuse if the host already has one running.
+
+        ``watchdog``: the vmha.watchdog.Evidence the monitor had (the host
+        was armed and its heartbeat lost), or None.
 
         Several monitors may record the same failure at the same instant:
         the unique ``active_host`` lets exactly one insert win, whatever the
@@ -445,7 +450,10 @@ class Database:
                     id=recovery_id, host=host, level=level, state=PENDING,
                     dry_run=dry_run, detected_at=detected_at or utcnow(),
                     owner=owner, active_host=None if dry_run else host,
-                    host_stopped=bool(host_stopped)))
+                    host_stopped=bool(host_stopped),
+                    watchdog_expires_at=watchdog.expires_at_utc
+                    if watchdog else None,
+                    watchdog_window=watchdog.window if watchdog else None))
         except exception.RecoveryInProgress:
             raise
         except exception.Conflict:

@@ -42,6 +42,8 @@ class Host(TimestampMixin, Base):
     # (vmha.reserved); reserved_for: the recovery that took it, if any
     reserved = sa.Column(sa.Boolean, nullable=False, default=False)
     reserved_for = sa.Column(sa.String(36), nullable=True)
+    # its agent must arm a watchdog (vmha.watchdog)
+    watchdog_required = sa.Column(sa.Boolean, nullable=False, default=False)
 
 
 class Recovery(TimestampMixin, Base):
@@ -69,6 +71,13 @@ class Recovery(TimestampMixin, Base):
     # two independent signals said the host stopped (level 1 may skip
     # fencing only then)
     host_stopped = sa.Column(sa.Boolean, nullable=True)
+    # what proved the host fenced: bmc-off, watchdog-expiry (vmha.watchdog)
+    fence_proof = sa.Column(sa.String(32), nullable=True)
+    # the host was armed and its heartbeat lost: when its watchdog has
+    # certainly reset it (the monitor's estimate, then the proof's), and
+    # the seconds from its last possible heartbeat to that moment
+    watchdog_expires_at = sa.Column(sa.DateTime, nullable=True)
+    watchdog_window = sa.Column(sa.Float, nullable=True)
     # per-phase timestamps: the product's speed evidence
     detected_at = sa.Column(sa.DateTime, nullable=True)
     started_at = sa.Column(sa.DateTime, nullable=True)

@@ -32,6 +32,11 @@ class Observation:
     since: float = None
     #: what the state rests on, for log lines and notifications
     detail: str = None
+    #: heartbeat only: the agent's watchdog report ({driver, timeout,
+    #: margin}, see vmha.watchdog) as last seen while it was alive, plus
+    #: ``last_alive`` (clock time it was last seen in the group); None when
+    #: it was not armed or that is unknown
+    watchdog: dict = None
 
 
 class DetectionSource(abc.ABC):

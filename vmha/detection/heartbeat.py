@@ -9,6 +9,11 @@ agent was never seen are not reported: the decision falls back to Nova.
 
 If the group itself vanished (the backend restarted without its data), the
 source forgets what it saw instead of reporting every host lost.
+
+Each poll also reads the members' capabilities: a host whose agent reported
+an armed watchdog the last time it was seen alive carries that report (and
+when that was) in its ``missing``/``lost`` observations, for the watchdog
+proof (:mod:`vmha.watchdog`). A read that fails counts as unarmed.
 """
 
 import os
@@ -19,6 +24,7 @@ from oslo_log import log as logging
 
 from vmha import coordination
 from vmha.detection import base
+from vmha import watchdog
 
 LOG = logging.getLogger(__name__)
 
@@ -36,6 +42,8 @@ class HeartbeatSource(base.DetectionSource):
         self.settle = coordination.settle_time(conf)
         self._seen = set()        # hosts seen alive
         self._missing = {}        # host -> first seen missing
+        self._armed = {}          # host -> watchdog report when last alive
+        self._alive_at = {}       # host -> clock time last seen alive
 
     @property
     def membership(self):
@@ -55,16 +63,34 @@ class HeartbeatSource(base.DetectionSource):
                             'again', self.membership.group, len(self._seen))
             self._seen.clear()
             self._missing.clear()
+            self._armed.clear()
             return {}
         gone = self._seen - members
         left = self.membership.left() if gone else set()
         now = self._clock()
+        self._note_alive(members, now)
         self._seen |= members
-        result = {host: base.Observation(base.ALIVE) for host in members}
+        result = {host: base.Observation(
+            base.ALIVE, watchdog=self._watchdog(host)) for host in members}
         for host in gone:
             result[host] = self._gone(host, host in left, now)
         self._missing = {h: t for h, t in self._missing.items() if h in gone}
         return result
+
+    def _note_alive(self, members, now):
+        """Record when each member was seen and its watchdog report (read
+        every poll: an agent restarted between two polls may have changed
+        it)."""
+        caps = self.membership.capabilities(members) if members else {}
+        for host in members:
+            self._alive_at[host] = now
+            self._armed[host] = watchdog.armed_report(caps.get(host))
+
+    def _watchdog(self, host):
+        report = self._armed.get(host)
+        if report is None:
+            return None
+        return dict(report, last_alive=self._alive_at.get(host))
 
     def _gone(self, host, left, now):
         if left:
@@ -72,7 +98,7 @@ class HeartbeatSource(base.DetectionSource):
             return base.Observation(base.LEFT)
         since = self._missing.setdefault(host, now)
         state = base.LOST if now - since >= self.settle else base.MISSING
-        return base.Observation(state, since)
+        return base.Observation(state, since, watchdog=self._watchdog(host))
 
     def next_change(self):
         now = self._clock()

@@ -8,8 +8,10 @@ from vmha import exception
 FENCING_NAMESPACE = 'vmha.fencing'
 NOTIFICATION_NAMESPACE = 'vmha.notification'
 DETECTION_NAMESPACE = 'vmha.detection'
+WATCHDOG_NAMESPACE = 'vmha.watchdog'
 KINDS = {FENCING_NAMESPACE: 'fencing', NOTIFICATION_NAMESPACE: 'notification',
-         DETECTION_NAMESPACE: 'detection source'}
+         DETECTION_NAMESPACE: 'detection source',
+         WATCHDOG_NAMESPACE: 'watchdog'}
 
 
 def available(namespace):

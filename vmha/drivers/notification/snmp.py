@@ -63,6 +63,8 @@ NOTIFICATIONS = {
     events.RECOVERY_RETRY_STARTED: (41, 'vmhaRecoveryRetryStarted'),
     events.RESERVED_HOST_ENABLED: (42, 'vmhaReservedHostEnabled'),
     events.RESERVED_HOST_FAILED: (43, 'vmhaReservedHostFailed'),
+    # watchdog (vmha.watchdog): numbered from 50 on
+    events.AGENT_WATCHDOG_MISSING: (50, 'vmhaAgentWatchdogMissing'),
 }
 # Event types this MIB revision does not list (third-party emitters, newer
 # vmha) still reach the NMS; vmhaEventType names them.

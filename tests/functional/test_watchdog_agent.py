@@ -1,0 +1,66 @@
+"""vmha-agent processes with the ``linux`` watchdog driver on a stand-in
+file (never a real watchdog), heartbeating through the real Redis.
+
+The file records what the device would have been sent: one pet per
+heartbeat that reached Redis, and the magic close ``V`` on a planned stop
+only.
+"""
+
+import signal
+import time
+
+from vmha.drivers.watchdog import linux
+
+from tests.functional import agents as agentlib
+from tests.unit.conftest import make_conf
+
+
+def _start(tmp_path, device):
+    group = agentlib.unique('vmha-wd-agent')
+    config = agentlib.write_config(tmp_path / 'vmha.conf', {
+        'coordination': {'backend_url': agentlib.REDIS_URL,
+                         'group_name': group, 'heartbeat_interval': 0.2,
+                         'heartbeat_timeout': 2.0},
+        'watchdog': {'driver': 'linux', 'device': device, 'timeout': 5,
+                     'margin': 0.5}})
+    conf = make_conf(coordination__backend_url=agentlib.REDIS_URL,
+                     coordination__group_name=group)
+    agents = agentlib.Agents(tmp_path, config, conf)
+    agents.start('wd-host')
+    return agents
+
+
+def _pets(device):
+    return device.read_bytes().count(linux.PET)
+
+
+def test_agent_pets_while_it_heartbeats_and_disarms_on_sigterm(tmp_path):
+    device = tmp_path / 'watchdog'
+    device.write_bytes(b'')
+    agents = _start(tmp_path, device)
+    try:
+        agentlib.wait_for(lambda: _pets(device) >= 5, 10, what='pets')
+        assert linux.MAGIC_CLOSE not in device.read_bytes()
+        proc = agents.procs['wd-host']
+        proc.signal(signal.SIGTERM)
+        proc.proc.wait(30)
+        assert device.read_bytes().endswith(linux.MAGIC_CLOSE)
+        assert agents.members() == set()
+    finally:
+        agents.close()
+
+
+def test_a_killed_agent_leaves_the_watchdog_armed(tmp_path):
+    device = tmp_path / 'watchdog'
+    device.write_bytes(b'')
+    agents = _start(tmp_path, device)
+    try:
+        agentlib.wait_for(lambda: _pets(device) >= 2, 10, what='pets')
+        agents.procs['wd-host'].signal(signal.SIGKILL)
+        agents.procs['wd-host'].proc.wait(10)
+        written = device.read_bytes()
+        time.sleep(0.5)
+        assert device.read_bytes() == written          # no more pets
+        assert linux.MAGIC_CLOSE not in written        # still armed
+    finally:
+        agents.close()
