@@ -79,6 +79,7 @@ class Monitor:
         self._declared = {}       # host -> clock time it was declared
         self._refused = set()     # hosts whose recovery could not start
         self._waiting_on_nova = ()  # hosts whose agent is lost, Nova up
+        self._views = {}          # the last poll's views (decision.combine)
         # inventory hosts -> what was last recorded about their agent
         self._agents = self.db.host_agents()
         self._agents_lost = {host for host, agent in self._agents.items()
@@ -100,7 +101,8 @@ class Monitor:
             observed = self._ask(source)
             if observed is not None:
                 reports.setdefault(source.signal, {}).update(observed)
-        return decision.combine(reports)
+        self._views = decision.combine(reports, self._views)
+        return self._views
 
     def _ask(self, source):
         """``source.observe()`` under the deadline, or None (unknown).
@@ -141,10 +143,11 @@ class Monitor:
         """Look once; recover what failed. Returns the recovery reports."""
         self.checks += 1
         views = self.observe()
-        verdicts = self.verdicts(views)
+        suspects = decision.suspects(views)
+        verdicts = self.verdicts(suspects)
         self._note_agents(views, verdicts)
         self._waiting_on_nova = [
-            host for host, view in views.items()
+            host for host, view in suspects.items()
             if view.heartbeat_state in (base.MISSING, base.LOST)
             and view.service_state == base.UP]
         failed = {host: verdict for host, verdict in verdicts.items()
@@ -247,8 +250,12 @@ class Monitor:
                             verdict.reason)
                 self._record_agent(host, AGENT_LOST)
                 self._notify(events.AGENT_LOST, host, reason=verdict.reason)
-        for host, view in views.items():
-            if view.heartbeat_state != base.ALIVE:
+        # only hosts with something to undo: not a loop over every host
+        recorded = {host for host, agent in self._agents.items()
+                    if agent != AGENT_ALIVE}
+        for host in sorted(self._agents_lost | recorded):
+            view = views.get(host)
+            if view is None or view.heartbeat_state != base.ALIVE:
                 continue
             if host in self._agents_lost:
                 self._agents_lost.discard(host)

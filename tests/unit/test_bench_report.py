@@ -38,7 +38,7 @@ def test_build_interleaves_repetitions_and_ends_with_the_load():
         ('recovery', 50, 2, 0, 1), ('recovery', 50, 3, 0, 1),
         ('baseline', 50, 0, 0, 1),
         ('recovery', 50, 2, 1, 1),
-        ('monitor_load', 0, 0, 0, 1)]
+        ('monitor_load', 1000, 0, 0, 1)]
 
 
 def _summary():

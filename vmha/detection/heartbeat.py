@@ -22,6 +22,11 @@ from vmha.detection import base
 
 LOG = logging.getLogger(__name__)
 
+#: what every live member is reported as: one shared, immutable value, so
+#: that a poll of 10,000 members makes no object per member and the monitor
+#: can tell an unchanged host by identity (decision.combine)
+ALIVE = base.Observation(base.ALIVE)
+
 
 class HeartbeatSource(base.DetectionSource):
 
@@ -60,7 +65,7 @@ class HeartbeatSource(base.DetectionSource):
         left = self.membership.left() if gone else set()
         now = self._clock()
         self._seen |= members
-        result = {host: base.Observation(base.ALIVE) for host in members}
+        result = dict.fromkeys(members, ALIVE)
         for host in gone:
             result[host] = self._gone(host, host in left, now)
         self._missing = {h: t for h, t in self._missing.items() if h in gone}
