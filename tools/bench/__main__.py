@@ -70,6 +70,9 @@ def parser():
     p.add_argument('--readme', type=pathlib.Path, default=ROOT / 'README.md',
                    help='README whose benchmark section is rewritten')
     p.add_argument('--no-readme', action='store_true')
+    p.add_argument('--results', type=pathlib.Path, metavar='RESULTS_JSON',
+                   help='run nothing: summarise the raw results.json of an '
+                        'earlier run (its work dir) with this code')
     return p
 
 
@@ -175,6 +178,8 @@ def main(argv=None):
         members=_ints(args.members), rack=args.rack,
         calibrate=_ints(args.calibrate))
     waits, results = [], []
+    if args.results:
+        results, cases = json.loads(args.results.read_text()), []
     for number, case in enumerate(cases, 1):
         say(start, '%d/%d %s' % (number, len(cases), case.describe()))
         results.append(run_case(case, work / ('%02d-%s' % (
@@ -184,8 +189,9 @@ def main(argv=None):
             'ok' if last['ok'] else 'FAILED: %s' % last['error'],
             last['wall_seconds'], last['lock_wait_seconds']))
         (work / 'results.json').write_text(json.dumps(results, indent=1))
-    with lablock.held(waits):
-        lablib.lab('reset')
+    if cases:
+        with lablock.held(waits):
+            lablib.lab('reset')
     summary = summary_mod.build(results, settings(
         args, lab_info, results, time.monotonic() - start, waits))
     summary['targets'] = targets.evaluate(summary)

@@ -14,6 +14,7 @@ declared it (the recovery it started records that), so the same figure can
 be compared between 10 and 10,000 members.
 """
 
+import importlib.util
 import math
 import subprocess
 import sys
@@ -143,6 +144,8 @@ def run(case, workdir, lab_info, waits, seconds=60.0):
                                                        members),
         'members': members, 'members_alive': alive, 'seconds': seconds,
         'swarm_processes': len(swarm),
+        # redis-py parses replies in C with hiredis (the `redis` extra)
+        'hiredis': importlib.util.find_spec('hiredis') is not None,
         'pipelined': members > PER_CONNECTION_MAX,
         'cpu_percent': cpu, 'rss_mb_max': round(max(rss), 1),
         'rss_mb_median': stats.median(rss),
