@@ -79,11 +79,15 @@ def more_hosts(count):
     lock: every other user of the lab expects hostA-hostC only. Yields the
     lab's info with every host."""
     try:
+        lab('reset')        # hosts a test left failed would not come up
         lab('up', '--hosts', count, timeout=900)
         yield json.loads(lab('info'))
     finally:
-        lab('up', '--hosts', len(HOSTS), timeout=900)
-        lab('reset')
+        try:
+            lab('reset')    # the same, and no servers on the extras
+        finally:
+            lab('up', '--hosts', len(HOSTS), timeout=900)
+            lab('reset')
 
 
 @pytest.fixture(scope='session')

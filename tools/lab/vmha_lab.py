@@ -179,6 +179,18 @@ def remove_hosts(layout, lab, count):
     lab_hosts.store_count(layout, count)
 
 
+def hosts_to_wait(lab, hosts, started):
+    """The hosts ``lab up`` waits for: all but those left forced down by a
+    test or a recovery (Nova calls them down until someone unsets that:
+    ``lab reset`` or ``lab restore`` does), unless just started."""
+    services = lab.compute_services()
+    forced = [h for h in hosts if h not in started and h in services
+              and services[h].forced_down]
+    for host in forced:
+        say('%s: forced down, not waited for (lab reset heals it)' % host)
+    return [h for h in hosts if h not in forced]
+
+
 def cmd_up(layout, args):
     timings = Timings()
     with timings.phase('install'):
@@ -195,7 +207,9 @@ def cmd_up(layout, args):
     if all_running(layout) and not shrink:
         if changed:
             say('configuration changed: lab down && lab up to apply it')
-        cloud().wait_computes_up(lab_hosts.current(layout), timeout=30)
+        lab = cloud()
+        lab.wait_computes_up(hosts_to_wait(lab, lab_hosts.current(layout),
+                                           {}), timeout=30)
         write_info(layout, settings)
         say('lab already up')
         return
@@ -212,7 +226,8 @@ def cmd_up(layout, args):
             remove_hosts(layout, lab, count)
         hosts = lab_hosts.current(layout)
         started = power_on_hosts(layout, hosts)
-        lab.wait_computes_up(hosts, since=started,
+        lab.wait_computes_up(hosts_to_wait(lab, hosts, started),
+                             since=started,
                              last_seen=heard_from(layout),
                              discover=lambda: discover_hosts(layout))
     write_info(layout, settings)
