@@ -179,13 +179,12 @@ def remove_hosts(layout, lab, count):
     lab_hosts.store_count(layout, count)
 
 
-def hosts_to_wait(lab, hosts, started):
+def hosts_to_wait(lab, hosts):
     """The hosts ``lab up`` waits for: all but those left forced down by a
-    test or a recovery (Nova calls them down until someone unsets that:
-    ``lab reset`` or ``lab restore`` does), unless just started."""
+    test or a recovery (Nova calls them down, running or not, until someone
+    unsets that: ``lab reset`` or ``lab restore`` does)."""
     services = lab.compute_services()
-    forced = [h for h in hosts if h not in started and h in services
-              and services[h].forced_down]
+    forced = [h for h in hosts if h in services and services[h].forced_down]
     for host in forced:
         say('%s: forced down, not waited for (lab reset heals it)' % host)
     return [h for h in hosts if h not in forced]
@@ -208,8 +207,8 @@ def cmd_up(layout, args):
         if changed:
             say('configuration changed: lab down && lab up to apply it')
         lab = cloud()
-        lab.wait_computes_up(hosts_to_wait(lab, lab_hosts.current(layout),
-                                           {}), timeout=30)
+        lab.wait_computes_up(hosts_to_wait(lab, lab_hosts.current(layout)),
+                             timeout=30)
         write_info(layout, settings)
         say('lab already up')
         return
@@ -226,8 +225,7 @@ def cmd_up(layout, args):
             remove_hosts(layout, lab, count)
         hosts = lab_hosts.current(layout)
         started = power_on_hosts(layout, hosts)
-        lab.wait_computes_up(hosts_to_wait(lab, hosts, started),
-                             since=started,
+        lab.wait_computes_up(hosts_to_wait(lab, hosts), since=started,
                              last_seen=heard_from(layout),
                              discover=lambda: discover_hosts(layout))
     write_info(layout, settings)
