@@ -218,7 +218,10 @@ def load_points(path):
 def parser():
     p = argparse.ArgumentParser(prog='python -m tools.bench.model',
                                 description=__doc__.split('\n')[0])
-    p.add_argument('--calibration', default='doc/bench/calibration.json')
+    p.add_argument('--calibration', default='doc/bench/scale/results.json',
+                   help='calibration points, or a benchmark results file '
+                        'with calibration runs (default: the committed '
+                        'scale run)')
     p.add_argument('--instances', type=int, default=600)
     p.add_argument('--hosts', type=int, default=20)
     p.add_argument('--ceiling', type=int, default=32,
