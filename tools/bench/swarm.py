@@ -39,6 +39,8 @@ from vmha import coordination
 
 #: beat keys per pipeline round trip
 CHUNK = 1000
+#: pipelined members: look for forgotten members every this many rounds
+REJOIN_ROUNDS = 10
 
 
 def _more_files(count):
@@ -76,15 +78,39 @@ class Pipelined:
         self.names = names
         self.member = coordination.Membership.connect(conf, names[0])
         self.driver = self.member._coordinator
-        for name in names:
-            self.driver._member_id = name.encode('utf-8')
-            self.member.join(name, {'host': name})
-        self.driver._member_id = names[0].encode('utf-8')
+        self.join(names)
         self.keys = [self.driver._encode_beat_id(n.encode('utf-8'))
                      for n in names]
         self.expiry_ms = max(0, int(self.driver.membership_timeout * 1000))
+        self.group_key = self.driver._encode_group_id(
+            self.member.group.encode('utf-8'))
+        self.rounds = 0
+        self.rejoined = 0
+
+    def join(self, names):
+        for name in names:
+            self.driver._member_id = name.encode('utf-8')
+            self.member.join(name, {'host': name})
+        self.driver._member_id = self.names[0].encode('utf-8')
+
+    def rejoin(self):
+        """Join again the members the backend forgot, as vmha-agent does:
+        a reader (tooz's get_members) drops a member whose beat key
+        expired, e.g. while this process was not scheduled for the
+        membership expiry on a saturated machine."""
+        present = set(self.driver._client.hkeys(self.group_key))
+        missing = [n for n in self.names
+                   if n.encode('utf-8') not in present]
+        if missing:
+            self.join(missing)
+            self.rejoined += len(missing)
+            print('swarm: rejoined %d forgotten members (%d in all)' % (
+                len(missing), self.rejoined), file=sys.stderr, flush=True)
 
     def heartbeat(self):
+        self.rounds += 1
+        if self.rounds % REJOIN_ROUNDS == 0:
+            self.rejoin()
         for start in range(0, len(self.keys), CHUNK):
             pipe = self.driver._client.pipeline(transaction=False)
             for key in self.keys[start:start + CHUNK]:
