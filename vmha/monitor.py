@@ -92,6 +92,7 @@ class Monitor:
         self._declared = {}       # host -> clock time it was declared
         self._refused = set()     # hosts whose recovery could not start
         self._waiting_on_nova = ()  # hosts whose agent is lost, Nova up
+        self._views = {}          # the last poll's views (decision.combine)
         # inventory hosts -> what was last recorded about their agent
         self._agents = self.db.host_agents()
         self._agents_lost = {host for host, agent in self._agents.items()
@@ -121,7 +122,8 @@ class Monitor:
                 reports.setdefault(source.signal, {}).update(observed)
             else:
                 self.failed_sources.append(source.name)
-        return decision.combine(reports)
+        self._views = decision.combine(reports, self._views)
+        return self._views
 
     def _ask(self, source):
         """``source.observe()`` under the deadline, or None (unknown).
@@ -162,12 +164,13 @@ class Monitor:
         """Look once; recover what failed. Returns the recovery reports."""
         self.checks += 1
         views = self.observe()
-        verdicts = self.verdicts(views)
+        suspects = decision.suspects(views)
+        verdicts = self.verdicts(suspects)
         metrics.poll_observed(views, verdicts)
         self._note_agents(views, verdicts)
         self._note_unarmed(views)
         self._waiting_on_nova = [
-            host for host, view in views.items()
+            host for host, view in suspects.items()
             if view.heartbeat_state in (base.MISSING, base.LOST)
             and view.service_state == base.UP]
         failed = {host: verdict for host, verdict in verdicts.items()
@@ -289,8 +292,12 @@ class Monitor:
                             verdict.reason)
                 self._record_agent(host, AGENT_LOST)
                 self._notify(events.AGENT_LOST, host, reason=verdict.reason)
-        for host, view in views.items():
-            if view.heartbeat_state != base.ALIVE:
+        # only hosts with something to undo: not a loop over every host
+        recorded = {host for host, agent in self._agents.items()
+                    if agent != AGENT_ALIVE}
+        for host in sorted(self._agents_lost | recorded):
+            view = views.get(host)
+            if view is None or view.heartbeat_state != base.ALIVE:
                 continue
             if host in self._agents_lost:
                 self._agents_lost.discard(host)
@@ -303,13 +310,15 @@ class Monitor:
         """Notify once when an agent heartbeats unarmed on a host whose
         inventory entry requires a watchdog (again once it re-arms and
         loses it)."""
-        for host, view in views.items():
+        required = self._requiring()
+        for host in required & views.keys():
+            view = views[host]
             if view.heartbeat_state != base.ALIVE:
                 continue
             if view.heartbeat.watchdog:
                 self._unarmed.discard(host)
                 continue
-            if host in self._unarmed or host not in self._requiring():
+            if host in self._unarmed:
                 continue
             self._unarmed.add(host)
             LOG.warning('Host %s requires a watchdog but its vmha-agent '

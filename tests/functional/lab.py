@@ -73,6 +73,24 @@ def locked(path=LAB_LOCK):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def more_hosts(count):
+    """The lab grown to ``count`` hosts (``lab up --hosts``), and back to
+    its three on the way out whatever happened. The caller holds the lab
+    lock: every other user of the lab expects hostA-hostC only. Yields the
+    lab's info with every host."""
+    try:
+        lab('reset')        # hosts a test left failed would not come up
+        lab('up', '--hosts', count, timeout=900)
+        yield json.loads(lab('info'))
+    finally:
+        try:
+            lab('reset')    # the same, and no servers on the extras
+        finally:
+            lab('up', '--hosts', len(HOSTS), timeout=900)
+            lab('reset')
+
+
 @pytest.fixture(scope='session')
 def lab_info():
     with locked():

@@ -64,3 +64,30 @@ def test_a_killed_agent_leaves_the_watchdog_armed(tmp_path):
         assert linux.MAGIC_CLOSE not in written        # still armed
     finally:
         agents.close()
+
+
+def test_capabilities_in_one_read_agree_with_tooz_per_member_reads(tmp_path):
+    """On Redis the monitor reads every member's watchdog report in one
+    read of the group's hash (Membership._every_capability); it must give
+    what tooz's own per-member read gives, for armed and unarmed members."""
+    from vmha import coordination
+    group = agentlib.unique('vmha-wd-caps')
+    conf = make_conf(coordination__backend_url=agentlib.REDIS_URL,
+                     coordination__group_name=group)
+    armed = {'watchdog': {'driver': 'lab', 'timeout': 5.0, 'margin': 0.5}}
+    members = {}
+    for host, caps in (('caps-a', armed), ('caps-b', {}),
+                       ('caps-c', armed)):
+        members[host] = coordination.Membership.connect(conf, host)
+        members[host].join(host, caps)
+    monitor = coordination.Membership.connect(conf, 'caps-monitor')
+    try:
+        hosts = monitor.members()
+        assert hosts == {'caps-a', 'caps-b', 'caps-c'}
+        fast = monitor.capabilities(hosts)
+        assert fast == {'caps-a': armed, 'caps-b': {}, 'caps-c': armed}
+        monitor._every_capability = lambda: None       # tooz's own reads
+        assert monitor.capabilities(hosts) == fast
+    finally:
+        for membership in (*members.values(), monitor):
+            membership.close()

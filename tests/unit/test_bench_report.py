@@ -38,7 +38,7 @@ def test_build_interleaves_repetitions_and_ends_with_the_load():
         ('recovery', 50, 2, 0, 1), ('recovery', 50, 3, 0, 1),
         ('baseline', 50, 0, 0, 1),
         ('recovery', 50, 2, 1, 1),
-        ('monitor_load', 0, 0, 0, 1)]
+        ('monitor_load', 1000, 0, 0, 1)]
 
 
 def _summary():
@@ -93,3 +93,40 @@ def test_replace_section_keeps_the_rest():
 def test_replace_section_needs_the_markers():
     with pytest.raises(ValueError, match='bench:start'):
         report.replace_section('no markers', 'new\n')
+
+
+def test_build_adds_rack_calibration_and_loads_behind_options():
+    cases = plan.build([], [2], {}, monitor_load=True, members=[10, 10000],
+                       rack=2, calibrate=[1, 16])
+    assert [(c.kind, c.count, c.workers, c.rep) for c in cases] == [
+        ('calibration', 50, 1, 1), ('calibration', 50, 16, 1),
+        ('rack', 25, 0, 1), ('rack_baseline', 25, 0, 1),
+        ('rack', 25, 0, 2), ('rack_baseline', 25, 0, 2),
+        ('monitor_load', 10, 0, 1), ('monitor_load', 10000, 0, 1)]
+    assert 'at most 16 in flight' in cases[1].describe()
+    assert '2 of 6 hosts failed, 25 servers each' in cases[2].describe()
+    # the default run has none of them
+    assert {c.kind for c in plan.build([10], [2], {})} == {
+        'recovery', 'baseline', 'monitor_load'}
+
+
+def test_render_rack_loads_and_calibration():
+    summary = dict(_summary(), rack={
+        'servers': 25, 'runs': 2, 'ok_runs': 2, 'bare_runs': 2,
+        'bare_ok_runs': 2, 'errors': [], 'ratio': 1.31, 'bare_nova': 36.0,
+        'figures': {'detection': 3.6, 'first_evacuation': 4.8,
+                    'last_confirmed': 47.2, 'rto': 47.4}},
+        monitor_loads=[{'ok': True, 'members': 10000, 'cpu_percent': 3.21,
+                        'rss_mb_max': 131.0, 'redis_cpu_percent': 4.5,
+                        'swarm_cpu_percent': 9.0, 'detection': 3.9,
+                        'swarm_processes': 4, 'pipelined': True}],
+        calibration={'points': [{'concurrency': 4, 'count': 50,
+                                 'seconds': 40.0, 'throughput': 1.25,
+                                 'latency': 3.2, 'fitted': 3.1}],
+                     'fit': {'a': 1.5, 'b': 0.4, 'd': 0.001}})
+    lines = report.render(summary).splitlines()
+    assert ('| vmha level 2 | 2 of 2 ok (bare: 2 of 2) | 3.6 | 4.8 | 47.2 | '
+            '47.4 | 36.0 | 1.31× |') in lines
+    assert ('| 10000 | 4 process(es), pipelined | 3.21 | 131 | 4.5 | 9.0 | '
+            '3.9 |') in lines
+    assert '| 4 | 50 | 40.0 | 1.25 | 3.20 | 3.10 |' in lines

@@ -1,5 +1,7 @@
 """tools.bench.stats, summary and targets: medians, ratios, verdicts."""
 
+import pytest
+
 from tools.bench import plan
 from tools.bench import stats
 from tools.bench import summary
@@ -80,7 +82,8 @@ def test_targets_not_met_are_said_so():
         _recovery(2, 50, 25.0, 12.0, detection=6.0),
         _recovery(3, 50, 30.0, 12.0), _baseline(50, 13.0)])
     met = [t['met'] for t in built['targets']]
-    assert met == [False, None, False, False, None]
+    # monitor load, rack and monitor at scale were not run
+    assert met == [False, None, False, False, None, None, None]
     assert 'max 6.00 s' in built['targets'][3]['measured']
 
 
@@ -95,3 +98,68 @@ def test_level3_compared_at_the_largest_n_both_levels_recovered():
     assert target['met'] is False        # 21 - 12 = 9 < 15
     # 15 - 3.5 detection - 1.0 fencing
     assert 'at most about 10.5 s' in target['measured']
+
+
+def _rack(kind, rep, ok=True, last=40.0, seconds=35.0):
+    result = {'case': _case(kind, plan.RACK_SERVERS, 2 if kind == plan.RACK
+                            else 0, rep=rep), 'ok': ok,
+              'error': None if ok else 'rack boom'}
+    if kind == plan.RACK:
+        result['figures'] = {'detection': 3.5, 'first_evacuation': 4.5,
+                             'last_confirmed': last, 'rto': last + 0.2}
+    else:
+        result['seconds'] = seconds
+    return result
+
+
+def test_rack_compares_medians_from_the_failure():
+    built = _summary([
+        _rack(plan.RACK, 1, last=40.0), _rack(plan.RACK_BASELINE, 1, 34.0),
+        _rack(plan.RACK, 2, last=44.0), _rack(plan.RACK_BASELINE, 2, 36.0),
+        _rack(plan.RACK, 3, ok=False)])
+    row = built['rack']
+    assert (row['runs'], row['ok_runs'], row['errors']) == (
+        3, 2, ['rack boom'])
+    assert row['figures']['last_confirmed'] == 42.0
+    assert row['bare_nova'] == 35.0 and row['ratio'] == 1.2
+    [target] = [t for t in built['targets'] if t['target'].startswith(
+        '2 of 6 hosts')]
+    assert target['met'] is False             # 1.2 > 1.15
+    assert '42.0 s' in target['measured'] and '1.20 x' in target['measured']
+
+
+def _load(members, cpu, rss, detection, ok=True):
+    return {'case': _case(plan.MONITOR_LOAD, members), 'ok': ok,
+            'error': None, 'members': members, 'cpu_percent': cpu,
+            'rss_mb_max': rss, 'detection': detection,
+            'redis_cpu_percent': 1.0, 'swarm_cpu_percent': 2.0,
+            'swarm_processes': 4, 'pipelined': members > 1000}
+
+
+@pytest.mark.parametrize('cpu, rss, detection, met', [
+    (4.9, 249.0, 4.9, True),
+    (5.1, 120.0, 3.0, False),      # CPU
+    (1.0, 251.0, 3.0, False),      # RSS
+    (1.0, 120.0, 5.5, False),      # detection
+])
+def test_monitor_at_scale_target(cpu, rss, detection, met):
+    built = _summary([_load(10000, cpu, rss, detection),
+                      _load(10, 0.5, 117.0, 3.5)])
+    assert [r['members'] for r in built['monitor_loads']] == [10, 10000]
+    assert built['monitor_load'] is None          # the 1,000 run did not
+    target = built['targets'][-1]
+    assert target['target'].startswith('monitor at 10000 members')
+    assert target['met'] is met
+    assert 'with 10 members: 0.50%' in target['measured']
+
+
+def test_calibration_points_and_fit():
+    runs = [{'case': _case(plan.CALIBRATION, 50, workers=c), 'ok': True,
+             'seconds': s} for c, s in ((1, 100.0), (4, 40.0), (16, 30.0),
+                                        (50, 32.0))]
+    found = summary.calibration(runs)
+    assert [p['concurrency'] for p in found['points']] == [1, 4, 16, 50]
+    assert found['points'][1]['throughput'] == 1.25     # 50 / 40 s
+    assert found['points'][1]['latency'] == 3.2         # 4 / 1.25
+    assert set(found['fit']) == {'a', 'b', 'd'}
+    assert summary.calibration([]) is None

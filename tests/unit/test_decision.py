@@ -100,6 +100,39 @@ def test_combine_marks_hosts_nova_does_not_know_absent():
     assert views['ghost'].service is None
 
 
+def test_combine_keeps_the_view_of_a_host_whose_observations_are_unchanged():
+    """Issue 16: 10,000 quiet members must not cost 10,000 new views a
+    poll; a host whose observations changed gets a new view."""
+    alive, up = base.Observation(base.ALIVE), base.Observation(base.UP)
+    first = decision.combine({base.HEARTBEAT: {'a': alive, 'b': alive},
+                              base.SERVICE: {'a': up}})
+    lost = base.Observation(base.LOST, 1.0)
+    second = decision.combine({base.HEARTBEAT: {'a': alive, 'b': lost},
+                               base.SERVICE: {'a': up}}, first)
+    assert second['a'] is first['a']
+    assert second['b'] is not first['b'] and second['b'].heartbeat is lost
+    # absent from Nova both times: still the same view
+    third = decision.combine({base.HEARTBEAT: {'b': lost},
+                              base.SERVICE: {}}, second)
+    assert third['b'].service_state == base.ABSENT
+    assert decision.combine({base.HEARTBEAT: {'b': lost},
+                             base.SERVICE: {}}, third)['b'] is third['b']
+    # an equal but new observation is a change: sources share unchanged ones
+    assert decision.combine({base.HEARTBEAT: {'a': base.Observation(
+        base.ALIVE)}, base.SERVICE: {'a': up}}, first)['a'] is not first['a']
+
+
+def test_suspects_are_the_hosts_whose_agent_does_not_heartbeat():
+    views = {'alive': view(base.ALIVE, base.DOWN),
+             'lost': view(base.LOST, base.UP),
+             'no-agent': view(None, base.DOWN)}
+    assert sorted(decision.suspects(views)) == ['lost', 'no-agent']
+    # nothing the rule says is lost by looking at the suspects only
+    judged = {h: decision.judge(v) for h, v in views.items()}
+    assert {h for h, v in judged.items() if v} <= set(
+        decision.suspects(views))
+
+
 @pytest.mark.parametrize('recent, total, pct, count, mass', [
     (2, 4, 50, 0, False),     # exactly the share is not more
     (3, 4, 50, 0, True),

@@ -211,6 +211,16 @@ def test_source_reports_alive_missing_then_lost(source):
     assert src.next_change() is None
 
 
+def test_every_live_member_is_reported_with_one_shared_observation(source):
+    """Issue 16: no object per member and poll at 10,000 members."""
+    agents = fakes.FakeMembership(['c%d' % i for i in range(100)])
+    src, _ = source(agents)
+    first, second = src.observe(), src.observe()
+    assert {id(obs) for obs in first.values()} == {id(heartbeat.ALIVE)}
+    assert second['c7'] is first['c7'] is heartbeat.ALIVE
+    assert heartbeat.ALIVE == base.Observation(base.ALIVE)
+
+
 def test_source_reports_a_planned_stop_as_left(source):
     agents = fakes.FakeMembership(['c1'])
     src, clock = source(agents)

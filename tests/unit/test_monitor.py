@@ -7,6 +7,7 @@ import pytest
 
 from vmha.db import api as db_api
 from vmha.detection import base
+from vmha.detection import decision
 from vmha.detection import heartbeat
 from vmha.detection import nova
 from vmha import events
@@ -325,6 +326,31 @@ def test_a_lost_agent_on_a_live_host_is_only_notified(watch, agents, clock,
     [back] = dispatcher.of_type(events.AGENT_RECOVERED)
     assert back.host == 'c2'
     assert db.host_agents()['c2'] == monitor.AGENT_ALIVE
+
+
+def test_thousands_of_quiet_members_cost_no_judging_and_a_failure_is_seen(
+        watch, clock, monkeypatch):
+    """Issue 16 (10,000 members): while agents heartbeat, no host is
+    judged and every quiet member keeps its view (c1-c4's Nova
+    observations change every poll: how long since the last report); one
+    that fails among them is declared as among four."""
+    members = ['c1', 'c2', 'c3', 'c4'] + ['m%04d' % i for i in range(2000)]
+    agents = fakes.FakeMembership(members=members)
+    compute = cluster()
+    mon, stub = watch(compute, agents)
+    mon.check_once()
+    before = dict(mon._views)
+    judged = []
+    judge = decision.judge
+    monkeypatch.setattr(decision, 'judge', lambda view, *args: (
+        judged.append(view.name) or judge(view, *args)))
+    assert mon.check_once() == []
+    assert judged == []
+    assert all(mon._views[h] is before[h] for h in members[4:])
+    agents.current.discard('c2')
+    _stop_reporting(mon, clock, compute, 'c2')
+    assert mon.check_once() == ['c2']
+    assert set(judged) == {'c2'}
 
 
 def test_a_restarted_monitor_remembers_a_lost_agent(watch, agents, db,

@@ -25,6 +25,7 @@ from tools.bench import baseline
 from tools.bench import lablock
 from tools.bench import monitor_load
 from tools.bench import plan
+from tools.bench import rack_case
 from tools.bench import recovery_case
 from tools.bench import report
 from tools.bench import summary as summary_mod
@@ -49,7 +50,18 @@ def parser():
     p.add_argument('--no-monitor-load', action='store_true')
     p.add_argument('--no-hung', action='store_true',
                    help='skip the hung-host case (level 2, smallest size)')
-    p.add_argument('--members', type=int, default=1000)
+    p.add_argument('--members', default='1000',
+                   help='tooz members of the monitor-load case, one case '
+                        'per count (default 1000; 10,10000 compares 10 '
+                        'with 10,000 members: about 4 min)')
+    p.add_argument('--rack', type=int, default=0, metavar='REPS',
+                   help='repetitions of the rack case: 2 of 6 hosts fail '
+                        'together with 25 servers each, vmha level 2 and '
+                        'bare Nova (default 0; about 5 min per repetition)')
+    p.add_argument('--calibrate', default='', metavar='C,C,...',
+                   help='bare-Nova runs of 50 evacuations with at most C '
+                        'in flight, for tools.bench.model (e.g. 1,4,16,50; '
+                        'about 2 min each)')
     p.add_argument('--load-seconds', type=float, default=60.0)
     p.add_argument('--work-dir', type=pathlib.Path,
                    help='raw outputs (default: bench-results/<time>)')
@@ -58,6 +70,9 @@ def parser():
     p.add_argument('--readme', type=pathlib.Path, default=ROOT / 'README.md',
                    help='README whose benchmark section is rewritten')
     p.add_argument('--no-readme', action='store_true')
+    p.add_argument('--results', type=pathlib.Path, metavar='RESULTS_JSON',
+                   help='run nothing: summarise the raw results.json of an '
+                        'earlier run (its work dir) with this code')
     return p
 
 
@@ -78,9 +93,13 @@ def run_case(case, workdir, lab_info, waits, args):
             result = recovery_case.run(case, workdir, lab_info, waits)
         elif case.kind == plan.BASELINE:
             result = baseline.run(case, workdir, lab_info, waits)
+        elif case.kind == plan.CALIBRATION:
+            result = baseline.calibrate(case, workdir, lab_info, waits)
+        elif case.kind in (plan.RACK, plan.RACK_BASELINE):
+            result = rack_case.run(case, workdir, lab_info, waits)
         else:
             result = monitor_load.run(case, workdir, lab_info, waits,
-                                      args.members, args.load_seconds)
+                                      args.load_seconds)
     except (Exception, pytest.fail.Exception) as err:
         result = {'ok': False, 'error': '%s: %s' % (type(err).__name__,
                                                     str(err)[-2000:])}
@@ -113,7 +132,8 @@ def settings(args, lab_info, results, wall, waits):
         microversion=(recoveries[0]['microversion'] if recoveries
                       else None),
         reps={size: plan.parse_reps(args.reps).get(size, 1)
-              for size in _ints(args.sizes)})
+              for size in _ints(args.sizes)},
+        members=_ints(args.members), rack=args.rack)
 
 
 def draw_charts(summary, results, doc_dir):
@@ -154,8 +174,12 @@ def main(argv=None):
         _ints(args.sizes), _ints(args.levels), plan.parse_reps(args.reps),
         args.workers_size if args.workers_size in _ints(args.sizes) else 0,
         baseline=not args.no_baseline,
-        monitor_load=not args.no_monitor_load, hung=not args.no_hung)
+        monitor_load=not args.no_monitor_load, hung=not args.no_hung,
+        members=_ints(args.members), rack=args.rack,
+        calibrate=_ints(args.calibrate))
     waits, results = [], []
+    if args.results:
+        results, cases = json.loads(args.results.read_text()), []
     for number, case in enumerate(cases, 1):
         say(start, '%d/%d %s' % (number, len(cases), case.describe()))
         results.append(run_case(case, work / ('%02d-%s' % (
@@ -165,8 +189,9 @@ def main(argv=None):
             'ok' if last['ok'] else 'FAILED: %s' % last['error'],
             last['wall_seconds'], last['lock_wait_seconds']))
         (work / 'results.json').write_text(json.dumps(results, indent=1))
-    with lablock.held(waits):
-        lablib.lab('reset')
+    if cases:
+        with lablock.held(waits):
+            lablib.lab('reset')
     summary = summary_mod.build(results, settings(
         args, lab_info, results, time.monotonic() - start, waits))
     summary['targets'] = targets.evaluate(summary)

@@ -43,18 +43,18 @@ def _fail(agents, failure):
     return failed_at
 
 
-def _final(db, timeout, monitor):
-    """The recovery of hostA once it is final."""
+def _final(db, timeout, monitor, host=SOURCE):
+    """The recovery of ``host`` once it is final."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        recs = [r for r in db.list_recoveries(host=SOURCE)
+        recs = [r for r in db.list_recoveries(host=host)
                 if r.state in db_api.FINAL_STATES]
         if recs:
             return recs[0]
         if not monitor.alive():
             raise RuntimeError('vmha-monitor died during the recovery')
         time.sleep(0.5)
-    raise RuntimeError('no final recovery of %s after %ss' % (SOURCE,
+    raise RuntimeError('no final recovery of %s after %ss' % (host,
                                                              timeout))
 
 

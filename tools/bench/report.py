@@ -80,6 +80,63 @@ def cpu_table(rows):
     return '\n'.join(lines)
 
 
+def _num(value, fmt='%.1f'):
+    return '–' if value is None else fmt % value
+
+
+def rack_table(row):
+    """The rack case: vmha's medians against bare Nova, from the
+    failure."""
+    fig = row['figures']
+    return '\n'.join([
+        '| 2 of 6 hosts, 25 servers each | runs | detection | 1st evacuate '
+        '| last confirmed | RTO | bare Nova | last confirmed / bare |',
+        '|---|---|---|---|---|---|---|---|',
+        '| vmha level 2 | %d of %d ok (bare: %d of %d) | %s | %s | %s | %s '
+        '| %s | %s |' % (
+            row['ok_runs'], row['runs'], row['bare_ok_runs'],
+            row['bare_runs'], _num(fig['detection']),
+            _num(fig['first_evacuation']), _num(fig['last_confirmed']),
+            _num(fig['rto']), _num(row['bare_nova']),
+            _num(row['ratio'], '%.2f×'))])
+
+
+def monitor_loads_table(loads):
+    """One row per member count: the monitor's cost and its detection."""
+    lines = ['| members | swarm | monitor CPU (% of one core) | monitor RSS '
+             'max (MB) | Redis CPU (%) | swarm CPU (%) | detection (s) |',
+             '|---|---|---|---|---|---|---|']
+    for load in loads:
+        if not load['ok']:
+            lines.append('| %s | failed: %s | | | | | |' % (
+                load['case']['count'], load['error']))
+            continue
+        lines.append('| %d | %s | %.2f | %.0f | %s | %s | %s |' % (
+            load['members'], '%d process(es)%s' % (
+                load.get('swarm_processes', 1),
+                ', pipelined' if load.get('pipelined') else ''),
+            load['cpu_percent'], load['rss_mb_max'],
+            _num(load.get('redis_cpu_percent')),
+            _num(load.get('swarm_cpu_percent')),
+            _num(load.get('detection'))))
+    return '\n'.join(lines)
+
+
+def calibration_table(calibration):
+    """The bare-Nova calibration runs and the model's fit."""
+    lines = ['| at most in flight | N | seconds | evacuations/s | s per '
+             'evacuation (Little) | fitted |', '|---|---|---|---|---|---|']
+    for p in calibration['points']:
+        lines.append('| %d | %d | %.1f | %.2f | %.2f | %s |' % (
+            p['concurrency'], p['count'], p['seconds'], p['throughput'],
+            p['latency'], _num(p.get('fitted'), '%.2f')))
+    fit = calibration['fit']
+    if fit:
+        lines.append('\nFitted (tools/bench/model.py): L(c) = %(a).3f + '
+                     '%(b).4f c + %(d).6f c² seconds per evacuation.' % fit)
+    return '\n'.join(lines)
+
+
 def settings_line(summary):
     s = summary['settings']
     return (
@@ -127,6 +184,28 @@ def render(summary, image_prefix=''):
                       load['rss_mb_max'], load['rss_mb_median'],
                       load['seconds'], load['members_alive'],
                       load['members']))
+    if summary.get('rack'):
+        parts += ['Rack failure (`--rack`): hostA and hostB powered off '
+                  'through their BMCs at the same moment in a six-host lab, '
+                  'their agents killed; seconds from the failure. Bare Nova '
+                  'issues the 50 evacuations the instant both computes are '
+                  'dead (it needs no detection).',
+                  rack_table(summary['rack'])]
+    loads = [r for r in summary.get('monitor_loads') or ()
+             if r.get('members') != 1000]
+    if loads:
+        parts += ['Monitor at scale (`--members`): one vmha-monitor '
+                  'watching the members and the lab\'s three agents; '
+                  'detection is hostA powered off among them, failure -> '
+                  'declared. Above 1,000 members the swarm pipelines its '
+                  'heartbeats (tools/bench/swarm.py), so Redis serves far '
+                  'fewer connections and round trips than under real '
+                  'agents: its CPU here is a floor.',
+                  monitor_loads_table(summary['monitor_loads'])]
+    if summary.get('calibration'):
+        parts += ['Calibration (`--calibrate`): bare Nova evacuating 50 '
+                  'servers with at most C in flight, one listing every '
+                  '0.5 s:', calibration_table(summary['calibration'])]
     if summary.get('cpu'):
         parts += [
             'CPU seconds used from the failure (bare Nova: from the first '

@@ -5,9 +5,13 @@ targets are computed from: per experiment the medians of its repetitions,
 and the ratios between experiments of the same run.
 """
 
+from tools.bench import model
 from tools.bench import phases
 from tools.bench import plan
 from tools.bench import stats
+
+#: the rack case's figures, failure -> ...
+RACK_FIGURES = ('detection', 'first_evacuation', 'last_confirmed', 'rto')
 
 
 def _of_kind(results, kind):
@@ -132,17 +136,73 @@ def cpu_rows(results):
     return rows
 
 
+def rack_row(results):
+    """The rack case (2 of 6 hosts at once): medians of vmha's figures and
+    of bare Nova's time, both from the failure; None if not run."""
+    vmha = _of_kind(results, plan.RACK)
+    bare = _of_kind(results, plan.RACK_BASELINE)
+    if not vmha and not bare:
+        return None
+    good = _good(vmha)
+    figures = stats.medians([r['figures'] for r in good], RACK_FIGURES)
+    bare_seconds = stats.median(r['seconds'] for r in _good(bare))
+    return {
+        'servers': vmha[0]['case']['count'] if vmha else None,
+        'runs': len(vmha), 'ok_runs': len(good),
+        'bare_runs': len(bare), 'bare_ok_runs': len(_good(bare)),
+        'errors': [r['error'] for r in vmha + bare if not r['ok']],
+        'figures': figures,
+        'last_confirmed_each': [r['figures']['last_confirmed']
+                                for r in good],
+        'bare_nova': bare_seconds,
+        'bare_each': [r['seconds'] for r in _good(bare)],
+        'ratio': stats.ratio(figures['last_confirmed'], bare_seconds),
+    }
+
+
+def monitor_loads(results):
+    """The monitor-load runs, by member count."""
+    return sorted(_of_kind(results, plan.MONITOR_LOAD),
+                  key=lambda r: r.get('members') or r['case']['count'])
+
+
+def calibration(results):
+    """The calibration points and the model fitted to them (None when
+    fewer than two concurrency levels ran)."""
+    points = [model.Point(r['case']['workers'], r['case']['count'],
+                          r['seconds'])
+              for r in _good(_of_kind(results, plan.CALIBRATION))]
+    if not points:
+        return None
+    rows = [{'concurrency': p.concurrency, 'count': p.count,
+             'seconds': p.seconds, 'throughput': round(p.throughput, 3),
+             'latency': round(p.latency, 2)} for p in points]
+    try:
+        curve = model.fit(points)
+    except ValueError:
+        return {'points': rows, 'fit': None}
+    for row, point in zip(rows, points):
+        row['fitted'] = round(curve.latency(point.in_flight), 2)
+    return {'points': rows, 'fit': {'a': round(curve.a, 4),
+                                    'b': round(curve.b, 5),
+                                    'd': round(curve.d, 7)}}
+
+
 def build(results, settings):
     """The run's summary (without targets: see tools.bench.targets)."""
     baselines = baseline_rows(results)
     rows = recovery_rows(results, baselines)
-    loads = _of_kind(results, plan.MONITOR_LOAD)
+    loads = monitor_loads(results)
+    default_load = [r for r in loads if r.get('members') == 1000]
     return {
         'settings': settings,
         'recovery': rows,
         'baseline': [baselines[n] for n in sorted(baselines)],
         'workers': workers_row(rows),
         'detection': detection(results),
-        'monitor_load': loads[-1] if loads else None,
+        'monitor_load': default_load[-1] if default_load else None,
+        'monitor_loads': loads,
+        'rack': rack_row(results),
+        'calibration': calibration(results),
         'cpu': cpu_rows(results),
     }

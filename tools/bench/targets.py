@@ -13,6 +13,10 @@ WORKERS_SPEEDUP = 5.0
 DETECTION_MAX = 5.0
 MONITOR_CPU_MAX = 1.0       # percent of one core
 MONITOR_RSS_MAX = 150.0     # MB
+RACK_BARE_FACTOR = 1.15
+SCALE_MEMBERS = 10000
+SCALE_CPU_MAX = 5.0         # percent of one core
+SCALE_RSS_MAX = 250.0       # MB
 
 
 def _row(summary, level, count=None, workers=0):
@@ -110,8 +114,48 @@ def monitor_load(summary):
             load['cpu_percent'], load['rss_mb_max'], load['seconds']))
 
 
+def rack(summary):
+    """Issue 16: 2 x 25 servers, counted from the failure."""
+    row = summary.get('rack')
+    name = ('2 of 6 hosts failing together: every server back within '
+            '%.2f x bare Nova, from the failure' % RACK_BARE_FACTOR)
+    if not row or row['ratio'] is None:
+        return _target(name, None, 'not measured (--rack)')
+    return _target(
+        '%s (2 x %d servers)' % (name, row['servers']),
+        row['ratio'] <= RACK_BARE_FACTOR,
+        'last confirmed %.1f s (median of %d), bare Nova %.1f s (median of '
+        '%d): %.2f x' % (row['figures']['last_confirmed'], row['ok_runs'],
+                         row['bare_nova'], row['bare_ok_runs'],
+                         row['ratio']))
+
+
+def monitor_scale(summary):
+    """Issue 16: the monitor at 10,000 members, against the same with the
+    fewest members measured (10)."""
+    name = ('monitor at %d members: <= %.0f%% of one core, <= %.0f MB RSS, '
+            'detection <= %.0f s as with few' % (
+                SCALE_MEMBERS, SCALE_CPU_MAX, SCALE_RSS_MAX, DETECTION_MAX))
+    loads = [r for r in summary.get('monitor_loads') or () if r['ok']]
+    big = [r for r in loads if r['members'] >= SCALE_MEMBERS]
+    if not big:
+        return _target(name, None, 'not measured (--members 10,10000)')
+    big, few = big[-1], loads[0]
+    met = (big['cpu_percent'] <= SCALE_CPU_MAX
+           and big['rss_mb_max'] <= SCALE_RSS_MAX
+           and big['detection'] is not None
+           and big['detection'] <= DETECTION_MAX)
+    return _target(name, met, (
+        '%.2f%% CPU, %.0f MB RSS, detection %.1f s, Redis %.1f%% CPU; with '
+        '%d members: %.2f%%, %.0f MB, %.1f s, Redis %.1f%%' % (
+            big['cpu_percent'], big['rss_mb_max'], big['detection'] or -1,
+            big['redis_cpu_percent'] or 0, few['members'],
+            few['cpu_percent'], few['rss_mb_max'], few['detection'] or -1,
+            few['redis_cpu_percent'] or 0)))
+
+
 def evaluate(summary):
     """[{target, met, measured}] in the issue's order."""
     return [check(summary) for check in (
         rto_vs_bare, workers_speedup, level2_before_level3, detection,
-        monitor_load)]
+        monitor_load, rack, monitor_scale)]

@@ -101,6 +101,14 @@ class Cloud:
         except KeyError:
             raise LabError('Nova has no nova-compute service on %s' % host)
 
+    def delete_compute_services(self, hosts):
+        """Delete the hosts' nova-compute services: Nova deletes their
+        compute nodes, host mappings and resource providers with them."""
+        for host, service in self.compute_services().items():
+            if host in hosts:
+                self.nova().services.delete(service.id)
+                say('%s: nova-compute service deleted' % host)
+
     def hypervisors_up(self):
         return {h.hypervisor_hostname for h in self.nova().hypervisors.list()
                 if h.state == 'up'}
@@ -302,26 +310,32 @@ class Cloud:
             except nova_exceptions.NotFound:
                 pass
 
-    def delete_all_servers(self, patience=60, rounds=3):
-        """Delete every server and wait until Nova has none left.
+    def servers_on(self, hosts=None):
+        """{id: server} of the servers on ``hosts`` (None: every server)."""
+        return {i: s for i, s in self.servers().items() if hosts is None
+                or getattr(s, 'OS-EXT-SRV-ATTR:host', None) in hosts}
+
+    def delete_all_servers(self, patience=60, rounds=3, hosts=None):
+        """Delete every server (on ``hosts`` only, if given) and wait until
+        Nova has none left.
 
         Servers still there after ``patience`` seconds are deleted again
         (Nova accepts a second delete of a server stuck deleting): seen
         once in a benchmark run, right after 50 evacuations, on a busy
         machine.
         """
-        servers = self.servers()
+        servers = self.servers_on(hosts)
         if not servers:
             return []
         say('deleting %d servers' % len(servers))
         self._delete(servers)
         for attempt in range(1, rounds + 1):
             try:
-                wait_until(lambda: not self.servers(), patience,
+                wait_until(lambda: not self.servers_on(hosts), patience,
                            'all servers to be deleted')
                 return list(servers)
             except LabError:
-                left = self.servers()
+                left = self.servers_on(hosts)
                 if not left:
                     return list(servers)
                 if attempt == rounds:

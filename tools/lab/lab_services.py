@@ -13,10 +13,8 @@ import urllib.request
 
 from lab_common import ADDRESS
 from lab_common import BMC_PASSWORD
-from lab_common import BMC_PORTS
 from lab_common import BMC_USER
 from lab_common import HERE
-from lab_common import HOSTS
 from lab_common import IMAGE_ID
 from lab_common import LabError
 from lab_common import PORTS
@@ -30,6 +28,7 @@ from lab_common import sessions_processes
 from lab_common import spawn
 from lab_common import stop
 from lab_common import wait_until
+import lab_hosts
 
 FILES = os.path.join(HERE, 'files')
 RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'
@@ -154,7 +153,7 @@ def services(layout):
         'nova-conductor': nova_service(layout, 'nova-conductor'),
         'nova-scheduler': nova_service(layout, 'nova-scheduler'),
     }
-    for host in HOSTS:
+    for host in lab_hosts.current(layout):
         bmc = layout.bmc_dir(host)
         table['bmc-' + host] = Service(
             ['ipmi_sim', '-n', '-c', os.path.join(bmc, 'lan.conf'),
@@ -211,10 +210,11 @@ def stop_all(layout):
     Returns the pids still alive afterwards (none, normally).
     """
     sessions = lab_sessions(layout)
+    hosts = lab_hosts.names(lab_hosts.MAX_COUNT)   # extras left behind too
     groups = (
-        [compute_name(h) for h in HOSTS],
+        [compute_name(h) for h in hosts],
         ['nova-api', 'nova-scheduler', 'nova-conductor', 'placement',
-         'stubs', 'keystone'] + ['bmc-' + h for h in HOSTS],
+         'stubs', 'keystone'] + ['bmc-' + h for h in hosts],
         ['mariadb', 'rabbitmq'],
         ['epmd'],
     )
@@ -235,8 +235,9 @@ def stop_all(layout):
 def ipmitool(host, *args, timeout=20):
     """ipmitool against the host's BMC (-C 3: no cipher-suite probing)."""
     return run(['ipmitool', '-I', 'lanplus', '-C', '3', '-N', '2', '-R', '3',
-                '-H', ADDRESS, '-p', str(BMC_PORTS[host]), '-U', BMC_USER,
-                '-P', BMC_PASSWORD] + list(args), timeout=timeout,
+                '-H', ADDRESS, '-p', str(lab_hosts.bmc_port(host)),
+                '-U', BMC_USER, '-P', BMC_PASSWORD] + list(args),
+               timeout=timeout,
                check=False)
 
 

@@ -14,11 +14,9 @@ import shutil
 from lab_common import ADDRESS
 from lab_common import ADMIN_PASSWORD
 from lab_common import BMC_PASSWORD
-from lab_common import BMC_PORTS
 from lab_common import BMC_USER
 from lab_common import DB_PASSWORD
 from lab_common import HERE
-from lab_common import HOSTS
 from lab_common import LabError
 from lab_common import PORTS
 from lab_common import REGION
@@ -26,6 +24,7 @@ from lab_common import SERVICE_PASSWORD
 from lab_common import run
 from lab_common import say
 from lab_common import write_if_changed
+import lab_hosts
 import lab_services
 
 TEMPLATES = os.path.join(HERE, 'templates')
@@ -67,10 +66,10 @@ def template_values(layout, settings):
     return values
 
 
-def host_values(layout, values, index, host):
-    return dict(values, host=host, bmc_port=BMC_PORTS[host],
+def host_values(layout, values, host):
+    return dict(values, host=host, bmc_port=lab_hosts.bmc_port(host),
                 bmc_dir=layout.bmc_dir(host),
-                bmc_guid='%032x' % (0xa1234567 + index),
+                bmc_guid=lab_hosts.bmc_guid(host),
                 host_env=os.path.join(layout.bmc_dir(host), 'host.env'))
 
 
@@ -94,8 +93,8 @@ def config_files(layout, settings):
     with open(os.path.join(layout.venv_nova, 'etc', 'nova',
                            'api-paste.ini')) as f:
         files[os.path.join(nova, 'api-paste.ini')] = f.read()
-    for index, host in enumerate(HOSTS):
-        hv = host_values(layout, values, index, host)
+    for host in lab_hosts.current(layout):
+        hv = host_values(layout, values, host)
         files[os.path.join(nova, 'compute-%s.conf' % host)] = render(
             'nova-compute.conf', hv)
         for name in ('lan.conf', 'sim.emu', 'host.env'):
@@ -125,7 +124,7 @@ def link_fake_driver(layout):
 
 def make_dirs(layout):
     layout.make_dirs()
-    for host in HOSTS:
+    for host in lab_hosts.current(layout):
         os.makedirs(os.path.join(layout.state, host, 'instances'),
                     exist_ok=True)
     os.makedirs(os.path.join(layout.state, 'lock'), exist_ok=True)

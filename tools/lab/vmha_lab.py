@@ -1,12 +1,16 @@
-"""vmha's functional lab: a real Nova with three fake-virt hosts and IPMI BMCs.
+"""vmha's functional lab: a real Nova with fake-virt hosts and IPMI BMCs.
 
 Run through tools/lab/lab.  Commands (all idempotent):
   install                  Debian packages and virtualenvs, if missing
-  up                       install, set up, start, wait for 3 computes
+  up [--hosts N]           install, set up, start, wait for the computes
+                           (3 hosts hostA-hostC unless N or $VMHA_LAB_HOSTS
+                           says otherwise; more than 3 only under the lab
+                           lock, see tools/lab/README.md)
   status [--json]          processes, compute services, BMC power
   info                     JSON: credentials, endpoints, timings, BMCs
   boot N --host H [...]    boot servers pinned to a host
-  fail HOST [--mode M]     bmc (power off via IPMI), kill, or stop (SIGSTOP)
+  fail HOST... [--mode M]  bmc (power off via IPMI), kill, or stop (SIGSTOP);
+                           several hosts fail at the same moment
   bmc HOST stuck|normal|down
                            make the BMC ignore power-off, or not; down: stop
                            its process (unreachable; normal or reset starts
@@ -23,16 +27,15 @@ import argparse
 import concurrent.futures
 import json
 import os
+import shutil
 import signal
 import sys
 import time
 
 from lab_common import ADDRESS
 from lab_common import BMC_PASSWORD
-from lab_common import BMC_PORTS
 from lab_common import BMC_USER
 from lab_common import FLAVOR
-from lab_common import HOSTS
 from lab_common import IMAGE_ID
 from lab_common import LabError
 from lab_common import Layout
@@ -46,7 +49,9 @@ from lab_common import memory_mb
 from lab_common import read_pid
 from lab_common import say
 from lab_common import sessions_processes
+from lab_common import stop
 from lab_common import wait_until
+import lab_hosts
 import lab_install
 import lab_services as services
 import lab_setup
@@ -55,7 +60,10 @@ import lab_setup
 # and rabbitmq starts its own when it finds none
 CONTROL = ('rabbitmq', 'mariadb', 'keystone', 'stubs', 'placement',
            'nova-api', 'nova-conductor', 'nova-scheduler')
-BMCS = tuple('bmc-' + h for h in HOSTS)
+
+
+def bmcs(layout):
+    return tuple('bmc-' + h for h in lab_hosts.current(layout))
 
 
 def cloud():
@@ -81,13 +89,13 @@ def info(layout, settings):
         'flavor': FLAVOR,
         'nova_conf': layout.nova_conf_fragment,
         'hosts': {host: {
-            'bmc': {'address': ADDRESS, 'port': BMC_PORTS[host],
+            'bmc': {'address': ADDRESS, 'port': lab_hosts.bmc_port(host),
                     'username': BMC_USER, 'password': BMC_PASSWORD},
             'compute_pid_file': layout.pid_file(services.compute_name(host)),
             # what its chassis control sources (a stand-in watchdog powers
             # the host off through it, tools/lab/files/lab_watchdog.py)
             'host_env': os.path.join(layout.bmc_dir(host), 'host.env'),
-        } for host in HOSTS},
+        } for host in lab_hosts.current(layout)},
     }
 
 
@@ -114,7 +122,8 @@ def cmd_info(layout, args):
 # ---------------------------------------------------------------- up
 
 def all_running(layout):
-    names = CONTROL + BMCS + tuple(services.compute_name(h) for h in HOSTS)
+    names = CONTROL + bmcs(layout) + tuple(
+        services.compute_name(h) for h in lab_hosts.current(layout))
     return all(live_pid(layout, name) for name in names)
 
 
@@ -132,9 +141,9 @@ def start_control_plane(layout, lab):
     services.ensure_started(layout, ['placement', 'nova-api'])
     services.wait_ready(layout, ['placement', 'rabbitmq'])
     services.ensure_started(layout, ['nova-conductor', 'nova-scheduler']
-                            + list(BMCS))
+                            + list(bmcs(layout)))
     services.wait_ready(layout, ['stubs', 'nova-api', 'nova-conductor',
-                                 'nova-scheduler'] + list(BMCS))
+                                 'nova-scheduler'] + list(bmcs(layout)))
 
 
 def power_on_hosts(layout, hosts):
@@ -157,18 +166,55 @@ def discover_hosts(layout):
     lab_setup.nova_manage(layout, 'cell_v2', 'discover_hosts')
 
 
+def remove_hosts(layout, lab, count):
+    """Shrink the lab to its first ``count`` hosts: the extras' servers
+    deleted, their computes and BMCs stopped, their Nova services (with
+    compute nodes and resource providers) deleted, their files removed."""
+    extras = lab_hosts.current(layout)[count:]
+    say('removing %s' % ' '.join(extras))
+    lab.delete_all_servers(hosts=extras)
+    stop(layout, [services.compute_name(h) for h in extras]
+         + ['bmc-' + h for h in extras])
+    lab.delete_compute_services(extras)
+    for host in extras:
+        shutil.rmtree(layout.bmc_dir(host), ignore_errors=True)
+        shutil.rmtree(os.path.join(layout.state, host), ignore_errors=True)
+        conf = os.path.join(layout.etc, 'nova', 'compute-%s.conf' % host)
+        if os.path.exists(conf):
+            os.unlink(conf)
+    lab_hosts.store_count(layout, count)
+
+
+def hosts_to_wait(lab, hosts):
+    """The hosts ``lab up`` waits for: all but those left forced down by a
+    test or a recovery (Nova calls them down, running or not, until someone
+    unsets that: ``lab reset`` or ``lab restore`` does)."""
+    services = lab.compute_services()
+    forced = [h for h in hosts if h in services and services[h].forced_down]
+    for host in forced:
+        say('%s: forced down, not waited for (lab reset heals it)' % host)
+    return [h for h in hosts if h not in forced]
+
+
 def cmd_up(layout, args):
     timings = Timings()
     with timings.phase('install'):
         lab_install.install(layout)
+    count = lab_hosts.wanted_count(layout, args.hosts)
+    lab_hosts.check_may_grow(count)
+    shrink = count < lab_hosts.stored_count(layout)
+    if not shrink:
+        lab_hosts.store_count(layout, count)
     settings = load_settings(layout)
     with open(layout.settings, 'w') as f:
         json.dump(settings, f)
     changed = lab_setup.configure(layout, settings)
-    if all_running(layout):
+    if all_running(layout) and not shrink:
         if changed:
             say('configuration changed: lab down && lab up to apply it')
-        cloud().wait_computes_up(HOSTS, timeout=30)
+        lab = cloud()
+        lab.wait_computes_up(hosts_to_wait(lab, lab_hosts.current(layout)),
+                             timeout=30)
         write_info(layout, settings)
         say('lab already up')
         return
@@ -181,8 +227,11 @@ def cmd_up(layout, args):
     with timings.phase('start->ready'):
         lab = cloud()
         start_control_plane(layout, lab)
-        started = power_on_hosts(layout, HOSTS)
-        lab.wait_computes_up(HOSTS, since=started,
+        if shrink:
+            remove_hosts(layout, lab, count)
+        hosts = lab_hosts.current(layout)
+        started = power_on_hosts(layout, hosts)
+        lab.wait_computes_up(hosts_to_wait(lab, hosts), since=started,
                              last_seen=heard_from(layout),
                              discover=lambda: discover_hosts(layout))
     write_info(layout, settings)
@@ -209,8 +258,9 @@ def bmc_states(layout):
         if not live_pid(layout, 'bmc-' + host):
             return 'unreachable'
         return services.bmc_power(host) or 'unreachable'
-    with concurrent.futures.ThreadPoolExecutor(len(HOSTS)) as pool:
-        return dict(zip(HOSTS, pool.map(ask, HOSTS)))
+    hosts = lab_hosts.current(layout)
+    with concurrent.futures.ThreadPoolExecutor(len(hosts)) as pool:
+        return dict(zip(hosts, pool.map(ask, hosts)))
 
 
 def nova_view(layout):
@@ -235,22 +285,25 @@ def nova_view(layout):
 
 def collect_status(layout):
     processes = {}
-    for name in CONTROL + BMCS:
+    hosts = lab_hosts.current(layout)
+    for name in CONTROL + bmcs(layout):
         pid = live_pid(layout, name)
         processes[name] = {'pid': pid or read_pid(layout, name)[0],
                            'alive': bool(pid)}
-    for host in HOSTS:
+    for host in hosts:
         name = services.compute_name(host)
         state = services.compute_state(layout, host)
         processes[name] = {'pid': read_pid(layout, name)[0],
                            'alive': state != 'dead', 'state': state}
     computes, servers = nova_view(layout)
-    missing = [n for n in CONTROL + BMCS if not processes[n]['alive']]
+    missing = [n for n in CONTROL + bmcs(layout)
+               if not processes[n]['alive']]
     return {
+        'hosts': list(hosts),
         'running': not missing, 'not_running': missing,
         'processes': processes, 'computes': computes, 'servers': servers,
         'bmc': bmc_states(layout),
-        'bmc_stuck': {h: services.is_stuck(layout, h) for h in HOSTS},
+        'bmc_stuck': {h: services.is_stuck(layout, h) for h in hosts},
     }
 
 
@@ -260,7 +313,7 @@ def print_status(status):
         print('  %-20s pid %-8s %s' % (name, proc['pid'] or '-', proc.get(
             'state', 'running' if proc['alive'] else 'NOT RUNNING')))
     print('hosts:')
-    for host in HOSTS:
+    for host in status['hosts']:
         svc = status['computes'].get(host, {})
         print('  %-6s nova: %-4s %-8s forced_down=%-5s servers=%-3d '
               'bmc: %s%s' % (
@@ -284,14 +337,15 @@ def cmd_status(layout, args):
 
 # ---------------------------------------------------------------- servers
 
-def check_host(host):
-    if host not in HOSTS:
-        raise LabError('unknown host %s (hosts: %s)' % (host, ' '.join(HOSTS)))
+def check_host(layout, host):
+    hosts = lab_hosts.current(layout)
+    if host not in hosts:
+        raise LabError('unknown host %s (hosts: %s)' % (host, ' '.join(hosts)))
 
 
 def cmd_boot(layout, args):
     import lab_nova
-    check_host(args.host)
+    check_host(layout, args.host)
     metadata = dict(item.split('=', 1) for item in args.metadata)
     lab = cloud()
     start = time.monotonic()
@@ -311,9 +365,19 @@ def cmd_boot(layout, args):
 # ---------------------------------------------------------------- hosts
 
 def cmd_fail(layout, args):
-    check_host(args.host)
-    host = args.host
-    if args.mode == 'bmc':
+    """Fail every host named at once (one thread each): a rack's power."""
+    for host in args.hosts:
+        check_host(layout, host)
+    with concurrent.futures.ThreadPoolExecutor(len(args.hosts)) as pool:
+        list(pool.map(lambda host: fail(layout, host, args.mode),
+                      args.hosts))
+    if args.wait_down:
+        for host in args.hosts:
+            wait_down(layout, host)
+
+
+def fail(layout, host, mode):
+    if mode == 'bmc':
         services.bmc_power_set(host, 'off')
         if services.is_stuck(layout, host):
             say('%s: BMC is stuck, it ignored the power-off (still %s)'
@@ -322,14 +386,12 @@ def cmd_fail(layout, args):
         wait_until(lambda: services.compute_state(layout, host) == 'dead',
                    10, 'nova-compute of %s to die' % host, interval=0.05)
         say('%s powered off through its BMC: nova-compute killed' % host)
-    elif args.mode == 'kill':
+    elif mode == 'kill':
         pid = services.kill_compute(layout, host, signal.SIGKILL)
         say('%s: nova-compute (pid %d) SIGKILLed, BMC untouched' % (host, pid))
     else:
         pid = services.kill_compute(layout, host, signal.SIGSTOP)
         say('%s: nova-compute (pid %d) SIGSTOPped (hung)' % (host, pid))
-    if args.wait_down:
-        wait_down(layout, host)
 
 
 def wait_down(layout, host):
@@ -343,7 +405,7 @@ def wait_down(layout, host):
 
 
 def cmd_bmc(layout, args):
-    check_host(args.host)
+    check_host(layout, args.host)
     if args.state == 'down':
         services.stop_bmc(layout, args.host)
         say('BMC of %s: process stopped (unreachable)' % args.host)
@@ -402,7 +464,7 @@ def settle(layout, lab, host, started):
 
 
 def cmd_restore(layout, args):
-    check_host(args.host)
+    check_host(layout, args.host)
     lab = cloud()
     settle(layout, lab, args.host, revive(layout, lab, args.host))
     say('%s restored' % args.host)
@@ -410,7 +472,8 @@ def cmd_restore(layout, args):
 
 def start_bmcs(layout):
     """Start the BMCs a test stopped (lab bmc HOST down)."""
-    started = services.ensure_started(layout, list(BMCS))
+    started = services.ensure_started(
+        layout, ['bmc-' + host for host in lab_hosts.current(layout)])
     services.wait_ready(layout, started)
 
 
@@ -419,13 +482,14 @@ def cmd_reset(layout, args):
     hosts healthy."""
     lab = cloud()
     start = time.monotonic()
-    for host in HOSTS:
+    hosts = lab_hosts.current(layout)
+    for host in hosts:
         services.set_stuck(layout, host, False)
     start_bmcs(layout)
     started = {host: revive(layout, lab, host, clean_evacuations=False)
-               for host in HOSTS}
+               for host in hosts}
     lab.delete_all_servers()   # their migrations go with them
-    for host in HOSTS:
+    for host in hosts:
         settle(layout, lab, host, started[host])
     say('lab reset in %.1fs' % (time.monotonic() - start))
 
@@ -469,8 +533,12 @@ def parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog='\n'.join(__doc__.split('\n')[2:]))
     sub = p.add_subparsers(dest='command', required=True)
-    for name in ('install', 'up', 'reset', 'down', 'info'):
+    for name in ('install', 'reset', 'down', 'info'):
         sub.add_parser(name)
+    sub.add_parser('up').add_argument(
+        '--hosts', type=int, metavar='N',
+        help='compute hosts (default: $%s, else as the lab runs now, '
+             'else %d)' % (lab_hosts.ENV, lab_hosts.DEFAULT_COUNT))
     sub.add_parser('status').add_argument('--json', action='store_true')
     boot = sub.add_parser('boot')
     boot.add_argument('count', type=int)
@@ -482,7 +550,7 @@ def parser():
                       metavar='KEY=VALUE')
     boot.add_argument('--json', action='store_true')
     fail = sub.add_parser('fail')
-    fail.add_argument('host')
+    fail.add_argument('hosts', nargs='+', metavar='host')
     fail.add_argument('--mode', choices=('bmc', 'kill', 'stop'),
                       default='bmc')
     fail.add_argument('--wait-down', action='store_true',

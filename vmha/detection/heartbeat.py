@@ -28,6 +28,11 @@ from vmha import watchdog
 
 LOG = logging.getLogger(__name__)
 
+#: what every live member is reported as: one shared, immutable value, so
+#: that a poll of 10,000 members makes no object per member and the monitor
+#: can tell an unchanged host by identity (decision.combine)
+ALIVE = base.Observation(base.ALIVE)
+
 
 class HeartbeatSource(base.DetectionSource):
 
@@ -44,6 +49,7 @@ class HeartbeatSource(base.DetectionSource):
         self._missing = {}        # host -> first seen missing
         self._armed = {}          # host -> watchdog report when last alive
         self._alive_at = {}       # host -> clock time last seen alive
+        self._armed_alive = {}    # armed live host -> its ALIVE observation
 
     @property
     def membership(self):
@@ -64,14 +70,16 @@ class HeartbeatSource(base.DetectionSource):
             self._seen.clear()
             self._missing.clear()
             self._armed.clear()
+            self._armed_alive.clear()
             return {}
         gone = self._seen - members
         left = self.membership.left() if gone else set()
         now = self._clock()
         self._note_alive(members, now)
         self._seen |= members
-        result = {host: base.Observation(
-            base.ALIVE, watchdog=self._watchdog(host)) for host in members}
+        result = dict.fromkeys(members, ALIVE)
+        for host in members & self._armed_alive.keys():
+            result[host] = self._armed_alive[host]
         for host in gone:
             result[host] = self._gone(host, host in left, now)
         self._missing = {h: t for h, t in self._missing.items() if h in gone}
@@ -80,11 +88,20 @@ class HeartbeatSource(base.DetectionSource):
     def _note_alive(self, members, now):
         """Record when each member was seen and its watchdog report (read
         every poll: an agent restarted between two polls may have changed
-        it)."""
+        it; on Redis one read for all, see Membership.capabilities). An
+        armed live host keeps the same ALIVE observation while its report
+        is unchanged, so the monitor still tells it unchanged by identity."""
         caps = self.membership.capabilities(members) if members else {}
         for host in members:
             self._alive_at[host] = now
-            self._armed[host] = watchdog.armed_report(caps.get(host))
+            report = watchdog.armed_report(caps.get(host))
+            self._armed[host] = report
+            if report is None:
+                self._armed_alive.pop(host, None)
+            elif getattr(self._armed_alive.get(host), 'watchdog',
+                         None) != report:
+                self._armed_alive[host] = base.Observation(
+                    base.ALIVE, watchdog=report)
 
     def _watchdog(self, host):
         report = self._armed.get(host)
