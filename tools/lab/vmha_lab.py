@@ -12,6 +12,8 @@ Run through tools/lab/lab.  Commands (all idempotent):
   reset                    no servers, every host healthy, BMCs normal
   down                     stop every lab process
   logs [NAME]              list the logs, or the tail of one
+  masakari info|variant|fail|records
+                           Masakari, after lab up --with masakari
 
 Lab state lives in $VMHA_LAB_DIR (default /var/tmp/vmha-lab).
 """
@@ -45,6 +47,7 @@ from lab_common import say
 from lab_common import sessions_processes
 from lab_common import wait_until
 import lab_install
+import lab_masakari
 import lab_services as services
 import lab_setup
 
@@ -164,6 +167,7 @@ def cmd_up(layout, args):
             say('configuration changed: lab down && lab up to apply it')
         cloud().wait_computes_up(HOSTS, timeout=30)
         write_info(layout, settings)
+        up_optional(layout, args, settings)
         say('lab already up')
         return
     with timings.phase('setup'):
@@ -181,11 +185,19 @@ def cmd_up(layout, args):
                              discover=lambda: discover_hosts(layout))
     write_info(layout, settings)
     timings.report()
+    up_optional(layout, args, settings)
     called = float(os.environ.get('VMHA_LAB_CALLED_AT', '0') or 0)
     if called:
         say('timing: total (lab up)  %6.1fs' % (time.time() - called))
     report_memory(layout)
     say('lab up: %s' % layout.info)
+
+
+def up_optional(layout, args, settings):
+    """The optional parts asked for (--with), or set up before."""
+    if 'masakari' in args.with_ or lab_masakari.present(layout):
+        lab_masakari.up(layout, settings,
+                        lab_setup.template_values(layout, settings), cloud())
 
 
 def report_memory(layout):
@@ -238,8 +250,10 @@ def collect_status(layout):
         state = services.compute_state(layout, host)
         processes[name] = {'pid': read_pid(layout, name)[0],
                            'alive': state != 'dead', 'state': state}
+    processes.update(lab_masakari.status(layout))
     computes, servers = nova_view(layout)
-    missing = [n for n in CONTROL + BMCS if not processes[n]['alive']]
+    missing = [n for n, p in processes.items() if not p['alive']
+               and not n.startswith('nova-compute-')]
     return {
         'running': not missing, 'not_running': missing,
         'processes': processes, 'computes': computes, 'servers': servers,
@@ -408,6 +422,7 @@ def cmd_reset(layout, args):
     lab.delete_all_servers()   # their migrations go with them
     for host in HOSTS:
         settle(layout, lab, host, started[host])
+    lab_masakari.reset(layout, load_settings(layout))
     say('lab reset in %.1fs' % (time.monotonic() - start))
 
 
@@ -435,6 +450,10 @@ def cmd_logs(layout, args):
     raise LabError('no log named %s (lab logs lists them)' % args.name)
 
 
+def cmd_masakari(layout, args):
+    lab_masakari.command(layout, load_settings(layout), args)
+
+
 def cmd_install(layout, args):
     timings = Timings()
     with timings.phase('install'):
@@ -450,8 +469,11 @@ def parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog='\n'.join(__doc__.split('\n')[2:]))
     sub = p.add_subparsers(dest='command', required=True)
-    for name in ('install', 'up', 'reset', 'down', 'info'):
+    for name in ('install', 'reset', 'down', 'info'):
         sub.add_parser(name)
+    sub.add_parser('up').add_argument(
+        '--with', dest='with_', action='append', default=[],
+        choices=('masakari',), help='optional parts to set up and start')
     sub.add_parser('status').add_argument('--json', action='store_true')
     boot = sub.add_parser('boot')
     boot.add_argument('count', type=int)
@@ -475,6 +497,7 @@ def parser():
     logs = sub.add_parser('logs')
     logs.add_argument('name', nargs='?')
     logs.add_argument('-n', '--lines', type=int, default=50)
+    lab_masakari.add_commands(sub)
     return p
 
 
