@@ -58,6 +58,12 @@ def parser():
     p.add_argument('--readme', type=pathlib.Path, default=ROOT / 'README.md',
                    help='README whose benchmark section is rewritten')
     p.add_argument('--no-readme', action='store_true')
+    p.add_argument('--compare', choices=('masakari',),
+                   help='instead of the cases above: vmha against Masakari '
+                        '(needs tools/lab/lab up --with masakari; see '
+                        'tools/bench/compare_masakari.py)')
+    p.add_argument('--no-mix', action='store_true',
+                   help='--compare: skip the instance-state mix')
     return p
 
 
@@ -143,6 +149,27 @@ def draw_charts(summary, results, doc_dir):
     return charts
 
 
+def _command():
+    return ('tox -e bench' if os.environ.get('TOX_ENV_NAME') == 'bench'
+            else 'python -m tools.bench') + (
+        ' -- ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else '')
+
+
+def compare_main(args, work, lab_info, start):
+    """``--compare masakari``: tools.bench.compare_masakari."""
+    from tools.bench import compare_masakari
+    summary = compare_masakari.run(
+        _ints(args.sizes), work, lab_info, lambda m: say(start, m),
+        mix=not args.no_mix)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime(
+        '%Y-%m-%d %H:%M UTC')
+    print(compare_masakari.write(summary, args.doc_dir,
+                                 None if args.no_readme else args.readme,
+                                 date, _command()))
+    say(start, 'comparison done; raw outputs in %s' % work)
+    return 0 if all(r['ok'] for r in summary['runs']) else 1
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     start = time.monotonic()
@@ -150,6 +177,8 @@ def main(argv=None):
         '%Y%m%d-%H%M%S')
     work.mkdir(parents=True, exist_ok=True)
     lab_info = json.loads(lablib.lab('info'))
+    if args.compare:
+        return compare_main(args, work, lab_info, start)
     cases = plan.build(
         _ints(args.sizes), _ints(args.levels), plan.parse_reps(args.reps),
         args.workers_size if args.workers_size in _ints(args.sizes) else 0,
