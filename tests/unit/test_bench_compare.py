@@ -35,9 +35,16 @@ def _records(completed=True, status='finished'):
 def test_masakari_figures_count_from_the_power_off():
     figures = compare.masakari_figures({'powered_off_at': T0}, _records())
     assert figures == {
-        'declared': 3.0, 'first_evacuation': 243.0, 'last_active': 257.5,
-        'declared_to_first': 240.0, 'declared_to_last': 254.5,
+        'declared': 3.2, 'first_evacuation': 243.0, 'last_active': 257.5,
+        'declared_to_first': 239.8, 'declared_to_last': 254.3,
         'disable_task': 238.5}
+
+
+def test_masakari_declared_falls_back_to_the_notification():
+    recs = _records()
+    recs['progress'] = recs['progress'][1:]
+    figures = compare.masakari_figures({'powered_off_at': T0}, recs)
+    assert figures['declared'] == 3.0 and figures['disable_task'] is None
 
 
 def test_masakari_last_active_falls_back_to_the_last_succeeded_vmove():

@@ -28,8 +28,8 @@ BARE = 'bare'
 
 #: figure -> meaning (seconds); the comparison table's columns
 FIGURES = {
-    'declared': 'power-off -> failure declared (vmha) / notification '
-                'created (Masakari)',
+    'declared': 'power-off -> recovery started: failure declared (vmha), '
+                'first recovery-workflow record (Masakari)',
     'first_evacuation': 'power-off -> first evacuate call',
     'last_active': 'power-off -> last server ACTIVE elsewhere, as the '
                    'tool confirmed it',
@@ -52,9 +52,11 @@ def masakari_figures(posted, recs):
 
     ``posted``: what the bench recorded when it failed the host
     (``powered_off_at``); ``recs``: lab_masakari.records.
-    The last server ACTIVE elsewhere is the engine's "Evacuation process
-    completed!" record (every vmove confirmed), else the last succeeded
-    vmove's end (whole seconds).
+    The recovery starts at the workflow's first progress record (the
+    engine disabling the service; the notification's ``created_at`` if there
+    is none: it has whole seconds only). The last server ACTIVE elsewhere
+    is the engine's "Evacuation process completed!" record (every vmove
+    confirmed), else the last succeeded vmove's end (whole seconds).
     """
     origin = posted['powered_off_at']
     moves = recs['vmoves']
@@ -63,9 +65,9 @@ def masakari_figures(posted, recs):
             and v['end'] is not None]
     completed = _progress(recs, 'EvacuateInstancesTask', _COMPLETED[0])
     last = completed[-1] if completed else (max(ends) if ends else None)
-    declared = recs['created_at']
     disabling = _progress(recs, 'DisableComputeServiceTask', 'Disabling')
     disabled = _progress(recs, 'DisableComputeServiceTask', 'Disabled')
+    declared = disabling[0] if disabling else recs['created_at']
     return {
         'declared': phases.since(origin, declared),
         'first_evacuation': phases.since(origin, min(starts)

@@ -97,18 +97,18 @@ def masakari_case(count, variant, workdir, lab_info, waits):
 
 def vmha_case(count, level, workdir, lab_info, waits):
     """One vmha recovery (tools.bench.recovery_case), plus Nova's view."""
-    result = recovery_case.run(plan.Case(plan.RECOVERY, count, level),
-                               workdir, lab_info, waits)
     client = nova_client(workdir, lab_info)
-    with lablock.held(waits):
+
+    def nova_view():
         ids = [s.id for s in _servers(client).values()
                if s.name.startswith('bench-')]
-        counts = evacuation_counts(client, ids)
-        back = recovered(client, ids)
-    result.update(figures=compare.vmha_figures(result),
-                  evacuate_actions=compare.evacuate_actions(counts),
-                  recovered=back)
-    result['ok'] = result['ok'] and back == count
+        return {'evacuate_actions': compare.evacuate_actions(
+            evacuation_counts(client, ids)),
+            'recovered': recovered(client, ids)}
+    result = recovery_case.run(plan.Case(plan.RECOVERY, count, level),
+                               workdir, lab_info, waits, after=nova_view)
+    result['figures'] = compare.vmha_figures(result)
+    result['ok'] = result['ok'] and result['recovered'] == count
     return result
 
 
@@ -225,7 +225,7 @@ def render(summary, date, command):
         'masakari-monitors\' hostmonitor notification (`COMPUTE_HOST`, '
         '`STOPPED`, `host_status` NORMAL, `cluster_status` OFFLINE) posted '
         'through openstacksdk the moment the power-off was confirmed; '
-        '"declared" is the notification\'s `created_at` (whole seconds), '
+        '"declared" is its recovery workflow\'s first progress record, '
         '1st evacuate its first vmove `start_time` (whole seconds), last '
         'ACTIVE its "Evacuation process completed!" progress record. Bare '
         'Nova: the evacuate calls issued at once after forcing the service '
