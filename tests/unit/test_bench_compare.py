@@ -77,7 +77,8 @@ def test_evacuate_actions_summary():
 
 
 def _row(label, count, last, ok=True):
-    return compare.row(label, 'x', count, [{
+    tool = compare.MASAKARI if label.startswith('Masakari') else 'x'
+    return compare.row(label, tool, count, [{
         'ok': ok, 'error': None if ok else 'boom',
         'figures': {'last_active': last}, 'evacuate_actions': '1 each',
         'recovered': count if ok else 0}])
@@ -119,3 +120,32 @@ def test_mix_table_names_what_was_not_recovered():
     text = compare.mix_table(mix)
     assert ('| paused | active on hostB, recovered | stopped on hostA, '
             '**not recovered** (0 evacuations) |') in text
+
+
+def test_readme_section_is_inserted_after_the_benchmark_section(tmp_path):
+    from tools.bench import compare_masakari
+    rows = [_row('vmha level 2', 10, 11.0), _row('Masakari default', 10,
+                                                 300.0)]
+    rows[1]['figures']['disable_task'] = 240.0
+    summary = {
+        'rows': rows, 'ratios': compare.ratios(rows),
+        'target': compare.target(rows), 'mix': None, 'sizes': [10],
+        'minutes': 12.0, 'lock_wait_minutes': 0.5, 'cpu': [],
+        'masakari': {'version': '22.0.0', 'options': {
+            'DEFAULT.wait_period_after_service_update': {
+                'value': 180, 'default': 180}},
+            'tuned': {'wait_period_after_service_update': {
+                'value': 18, 'why': 'Nova needs service_down_time'}}}}
+    readme = tmp_path / 'README.md'
+    readme.write_text('# x\n<!-- bench:start -->\nold\n<!-- bench:end -->\n'
+                      'tail\n')
+    for _ in range(2):     # the second run replaces the first one's section
+        compare_masakari.write(summary, tmp_path / 'doc', readme,
+                               '2026-12-03 01:00 UTC', 'tox -e bench')
+    text = readme.read_text()
+    assert text.count(compare_masakari.START) == 1
+    assert text.index('<!-- bench:end -->') < text.index(
+        compare_masakari.START) < text.index('tail')
+    assert '`wait_period_after_service_update` 180' in text
+    assert '240.0 s (Masakari default, N=10)' in text
+    assert '| vmha level 2 recovers N=10 >= 10x faster' in text

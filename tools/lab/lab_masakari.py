@@ -354,6 +354,10 @@ def reset(layout, settings):
     if not restarted and ('running' in unfinished or not running(layout)):
         stop(layout, list(PROCESSES))      # a workflow may still run
         start(layout)
+    # the database says cheaply whether the API is needed at all
+    if not _sql(layout, 'SELECT name FROM hosts WHERE deleted = 0 AND '
+                        'on_maintenance = 1').split():
+        return
     conn = connection()
     segment = ensure_segment(conn)
     for host in conn.instance_ha.hosts(segment):
