@@ -41,6 +41,8 @@ VARIANTS = (('vmha level 2', compare.VMHA, 2),
 
 
 def nova_client(workdir, lab_info):
+    """An admin novaclient at the newest microversion (baseline's)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     return baseline._client(workdir, lab_info)
 
 

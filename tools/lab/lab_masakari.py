@@ -426,7 +426,6 @@ def fail_and_notify(layout, host):
     notification costs one API call. Returns the instants (epoch).
     """
     conn = connection()
-    conn.instance_ha.get_segment  # noqa: B018 (load the proxy)
     list(conn.instance_ha.segments())
     lab_services.bmc_power_set(host, 'off')
     wait_until(lambda: lab_services.compute_state(layout, host) == 'dead',
