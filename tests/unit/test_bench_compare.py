@@ -120,6 +120,9 @@ def test_mix_table_names_what_was_not_recovered():
     text = compare.mix_table(mix)
     assert ('| paused | active on hostB, recovered | stopped on hostA, '
             '**not recovered** (0 evacuations) |') in text
+    assert compare.mix_note(mix) == ('Masakari brought back stopped (not '
+                                     'running) the server(s) that were '
+                                     'paused.')
 
 
 def test_readme_section_is_inserted_after_the_benchmark_section(tmp_path):

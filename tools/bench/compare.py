@@ -226,3 +226,24 @@ def mix_table(mix):
                                            cell(entry.get(VMHA)),
                                            cell(entry.get(MASAKARI))))
     return '\n'.join(lines)
+
+
+#: vm_states in which a guest was running (or would be, once resumed)
+_RUNNING_BEFORE = ('paused', 'suspended', 'active')
+
+
+def mix_note(mix):
+    """Which tool left a guest that was running stopped: "recovered"
+    counts where the instance is, its state says whether it runs."""
+    notes = []
+    for tool, name in ((VMHA, 'vmha'), (MASAKARI, 'Masakari')):
+        stopped = [e['state'] for e in mix['rows']
+                   if e['state'].startswith(_RUNNING_BEFORE)
+                   and (e.get(tool) or {}).get('vm_state') == 'stopped']
+        if stopped:
+            notes.append('%s brought back stopped (not running) the '
+                         'server(s) that were %s.' % (name,
+                                                      ', '.join(stopped)))
+    return ' '.join(notes) or ('Every server that was running, paused or '
+                               'suspended came back running with both '
+                               'tools.')

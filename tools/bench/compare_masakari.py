@@ -179,17 +179,25 @@ def run(sizes, workdir, lab_info, say, mix=True):
     if mix:
         say('compare: instance-state mix through vmha and Masakari')
         mix_result = state_mix.run(workdir / 'mix', lab_info, waits)
+    return summarize(runs, sizes, options, mix_result,
+                     (time.monotonic() - started) / 60, sum(waits) / 60)
+
+
+def summarize(runs, sizes, options, mix, minutes, lock_wait_minutes):
+    """The comparison's summary from its case results (also from the
+    partial results.json of a run that did not finish)."""
     rows = [compare.row(label, tool, count,
                         [r for r in runs if r['label'] == label
                          and r['count'] == count])
             for count in sizes for label, tool, _ in VARIANTS]
+    rows = [r for r in rows if r['runs']]
     largest = max(sizes)
     return {
         'rows': rows, 'ratios': compare.ratios(rows),
-        'target': compare.target(rows), 'mix': mix_result,
+        'target': compare.target(rows), 'mix': mix,
         'masakari': options, 'sizes': list(sizes),
-        'minutes': round((time.monotonic() - started) / 60, 1),
-        'lock_wait_minutes': round(sum(waits) / 60, 1),
+        'minutes': round(minutes, 1),
+        'lock_wait_minutes': round(lock_wait_minutes, 1),
         'cpu': [dict(r['cpu'], case='%s, %d servers' % (r['label'],
                                                         r['count']))
                 for r in runs if r.get('ok') and r.get('cpu')
@@ -264,7 +272,8 @@ def render(summary, date, command):
                   'test_completeness_lab.py, one server each, hostA powered '
                   'off through its BMC; Masakari tuned, vmha level 2; '
                   'Nova\'s view after the recovery):',
-                  compare.mix_table(summary['mix'])]
+                  compare.mix_table(summary['mix']),
+                  compare.mix_note(summary['mix'])]
     if summary.get('cpu'):
         parts += ['CPU seconds from the power-off (bare Nova: from the '
                   'first evacuate call) to the last confirmation, by process '
