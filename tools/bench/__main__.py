@@ -37,8 +37,10 @@ ROOT = pathlib.Path(lablib.ROOT)
 def parser():
     p = argparse.ArgumentParser(prog='python -m tools.bench',
                                 description=__doc__.split('\n')[0])
-    p.add_argument('--sizes', default='10,50',
-                   help='server counts (default: 10,50; 200 is optional)')
+    p.add_argument('--sizes', default=None,
+                   help='server counts (default: 10,50; 200 is optional; '
+                        'with --compare: 10, as 10,50 takes about 42 min '
+                        'of lab time)')
     p.add_argument('--levels', default='1,2,3')
     p.add_argument('--reps', default='10:2,50:2',
                    help='repetitions per size, SIZE:REPS,... (default '
@@ -159,7 +161,8 @@ def compare_main(args, work, lab_info, start):
     """``--compare masakari``: tools.bench.compare_masakari."""
     from tools.bench import compare_masakari
     summary = compare_masakari.run(
-        _ints(args.sizes), work, lab_info, lambda m: say(start, m),
+        _ints(args.sizes or compare_masakari.DEFAULT_SIZES), work,
+        lab_info, lambda m: say(start, m),
         mix=not args.no_mix)
     date = datetime.datetime.now(datetime.timezone.utc).strftime(
         '%Y-%m-%d %H:%M UTC')
@@ -179,6 +182,7 @@ def main(argv=None):
     lab_info = json.loads(lablib.lab('info'))
     if args.compare:
         return compare_main(args, work, lab_info, start)
+    args.sizes = args.sizes or '10,50'
     cases = plan.build(
         _ints(args.sizes), _ints(args.levels), plan.parse_reps(args.reps),
         args.workers_size if args.workers_size in _ints(args.sizes) else 0,
