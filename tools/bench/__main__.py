@@ -38,8 +38,10 @@ ROOT = pathlib.Path(lablib.ROOT)
 def parser():
     p = argparse.ArgumentParser(prog='python -m tools.bench',
                                 description=__doc__.split('\n')[0])
-    p.add_argument('--sizes', default='10,50',
-                   help='server counts (default: 10,50; 200 is optional)')
+    p.add_argument('--sizes', default=None,
+                   help='server counts (default: 10,50; 200 is optional; '
+                        'with --compare: 10, as 10,50 takes about 42 min '
+                        'of lab time)')
     p.add_argument('--levels', default='1,2,3')
     p.add_argument('--reps', default='10:2,50:2',
                    help='repetitions per size, SIZE:REPS,... (default '
@@ -73,6 +75,12 @@ def parser():
     p.add_argument('--results', type=pathlib.Path, metavar='RESULTS_JSON',
                    help='run nothing: summarise the raw results.json of an '
                         'earlier run (its work dir) with this code')
+    p.add_argument('--compare', choices=('masakari',),
+                   help='instead of the cases above: vmha against Masakari '
+                        '(needs tools/lab/lab up --with masakari; see '
+                        'tools/bench/compare_masakari.py)')
+    p.add_argument('--no-mix', action='store_true',
+                   help='--compare: skip the instance-state mix')
     return p
 
 
@@ -163,6 +171,28 @@ def draw_charts(summary, results, doc_dir):
     return charts
 
 
+def _command():
+    return ('tox -e bench' if os.environ.get('TOX_ENV_NAME') == 'bench'
+            else 'python -m tools.bench') + (
+        ' -- ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else '')
+
+
+def compare_main(args, work, lab_info, start):
+    """``--compare masakari``: tools.bench.compare_masakari."""
+    from tools.bench import compare_masakari
+    summary = compare_masakari.run(
+        _ints(args.sizes or compare_masakari.DEFAULT_SIZES), work,
+        lab_info, lambda m: say(start, m),
+        mix=not args.no_mix)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime(
+        '%Y-%m-%d %H:%M UTC')
+    print(compare_masakari.write(summary, args.doc_dir,
+                                 None if args.no_readme else args.readme,
+                                 date, _command()))
+    say(start, 'comparison done; raw outputs in %s' % work)
+    return 0 if all(r['ok'] for r in summary['runs']) else 1
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     start = time.monotonic()
@@ -170,6 +200,9 @@ def main(argv=None):
         '%Y%m%d-%H%M%S')
     work.mkdir(parents=True, exist_ok=True)
     lab_info = json.loads(lablib.lab('info'))
+    if args.compare:
+        return compare_main(args, work, lab_info, start)
+    args.sizes = args.sizes or '10,50'
     cases = plan.build(
         _ints(args.sizes), _ints(args.levels), plan.parse_reps(args.reps),
         args.workers_size if args.workers_size in _ints(args.sizes) else 0,

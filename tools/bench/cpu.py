@@ -13,6 +13,8 @@ import psutil
 GROUPS = (
     ('vmha-monitor', ('vmha.cmd.monitor',)),
     ('vmha-agents', ('vmha.cmd.agent',)),
+    # tools/lab/lab_masakari.py (lab up --with masakari)
+    ('masakari', ('masakari-engine', 'masakari_api_wsgi')),
     ('nova-api', ('nova_api_wsgi',)),
     ('nova-conductor', ('nova-conductor',)),
     ('nova-scheduler', ('nova-scheduler',)),

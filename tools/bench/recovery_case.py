@@ -78,8 +78,13 @@ def _result(db, rec, failed_at, count):
     }
 
 
-def run(case, workdir, lab_info, waits):
-    """Measure ``case`` (plan.Case of kind recovery); return its result."""
+def run(case, workdir, lab_info, waits, after=None):
+    """Measure ``case`` (plan.Case of kind recovery); return its result.
+
+    ``after()``, if given, runs while the lab lock is still held (Nova's
+    view of the recovered servers, before anyone resets the lab); the dict
+    it returns is added to the result.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     with lablock.held(waits):
         lablib.lab('reset')
@@ -109,4 +114,6 @@ def run(case, workdir, lab_info, waits):
         result['microversion'] = vmhaconf.microversion(
             workdir / 'monitor.log')
         db.dispose()
+        if after:
+            result.update(after())
     return result

@@ -62,21 +62,21 @@ def targets_table(targets):
 
 
 #: the process groups the CPU table shows, in this order (tools.bench.cpu)
-_CPU_GROUPS = ('nova-compute', 'nova-conductor', 'nova-api',
+CPU_GROUPS = ('nova-compute', 'nova-conductor', 'nova-api',
                'nova-scheduler', 'placement', 'keystone', 'mariadb',
                'rabbitmq', 'vmha-monitor', 'vmha-agents')
 
 
-def cpu_table(rows):
+def cpu_table(rows, groups=CPU_GROUPS):
     """CPU seconds per process group during the measured interval."""
     lines = ['| case | wall s | machine busy | %s |' % ' | '.join(
-        _CPU_GROUPS), '|%s' % ('---|' * (3 + len(_CPU_GROUPS)))]
+        groups), '|%s' % ('---|' * (3 + len(groups)))]
     for row in rows:
         lines.append('| %s | %.1f | %.0f%% of %d cores | %s |' % (
             row['case'], row['seconds'], row['machine_busy_percent'],
             row['cores'], ' | '.join(
                 '%.1f' % row['groups'].get(group, 0.0)
-                for group in _CPU_GROUPS)))
+                for group in groups)))
     return '\n'.join(lines)
 
 

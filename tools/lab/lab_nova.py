@@ -54,11 +54,13 @@ class Cloud:
 
     # ------------------------------------------------------------ keystone
 
-    def register_services(self):
+    def register_services(self, users=SERVICE_USERS, catalog=CATALOG):
         """Service project, users and catalog; idempotent.
 
         Must happen before nova-scheduler and the computes start: they
-        authenticate at start-up and exit on a 401.
+        authenticate at start-up and exit on a 401. ``users`` and
+        ``catalog`` (as SERVICE_USERS and CATALOG): optional parts such as
+        Masakari register theirs the same way.
         """
         ks = keystone_client.Client(session=self.session,
                                     region_name=REGION)
@@ -69,13 +71,13 @@ class Cloud:
         for name in ('admin', 'service'):
             if name not in roles:
                 roles[name] = ks.roles.create(name)
-        for name in SERVICE_USERS:
+        for name in users:
             user = (ks.users.list(name=name) or [ks.users.create(
                 name, domain=domain, password=SERVICE_PASSWORD,
                 default_project=project)])[0]
             for role in ('admin', 'service'):
                 ks.roles.grant(roles[role], user=user, project=project)
-        for stype, (name, port, path) in CATALOG.items():
+        for stype, (name, port, path) in catalog.items():
             service = (ks.services.list(type=stype)
                        or [ks.services.create(name, type=stype)])[0]
             endpoint = 'http://%s:%d%s' % (ADDRESS, port, path)

@@ -163,9 +163,11 @@ def services(layout):
     return table
 
 
-def ensure_started(layout, names):
-    """Start the named services that do not run; return those started."""
-    table = services(layout)
+def ensure_started(layout, names, table=None):
+    """Start the named services that do not run; return those started.
+
+    ``table``: name -> Service, by default the lab's own (``services``)."""
+    table = table or services(layout)
     started = []
     for name in names:
         if live_pid(layout, name):
@@ -192,9 +194,9 @@ def _last_lines(layout, name, count=3):
     return 'no output'
 
 
-def wait_ready(layout, names, timeout=180):
+def wait_ready(layout, names, timeout=180, table=None):
     """Wait until each named service answers; fail fast if one died."""
-    table = services(layout)
+    table = table or services(layout)
     for name in names:
         def ready(name=name):
             if not live_pid(layout, name):
@@ -212,7 +214,9 @@ def stop_all(layout):
     sessions = lab_sessions(layout)
     hosts = lab_hosts.names(lab_hosts.MAX_COUNT)   # extras left behind too
     groups = (
-        [compute_name(h) for h in hosts],
+        # masakari-*: tools/lab/lab_masakari.py, when set up
+        [compute_name(h) for h in hosts] + ['masakari-engine',
+                                            'masakari-api'],
         ['nova-api', 'nova-scheduler', 'nova-conductor', 'placement',
          'stubs', 'keystone'] + ['bmc-' + h for h in hosts],
         ['mariadb', 'rabbitmq'],

@@ -19,6 +19,8 @@ Run through tools/lab/lab.  Commands (all idempotent):
   reset                    no servers, every host healthy, BMCs normal
   down                     stop every lab process
   logs [NAME]              list the logs, or the tail of one
+  masakari info|variant|fail|records
+                           Masakari, after lab up --with masakari
 
 Lab state lives in $VMHA_LAB_DIR (default /var/tmp/vmha-lab).
 """
@@ -53,6 +55,7 @@ from lab_common import stop
 from lab_common import wait_until
 import lab_hosts
 import lab_install
+import lab_masakari
 import lab_services as services
 import lab_setup
 
@@ -216,6 +219,7 @@ def cmd_up(layout, args):
         lab.wait_computes_up(hosts_to_wait(lab, lab_hosts.current(layout)),
                              timeout=30)
         write_info(layout, settings)
+        up_optional(layout, args, settings)
         say('lab already up')
         return
     with timings.phase('setup'):
@@ -236,11 +240,19 @@ def cmd_up(layout, args):
                              discover=lambda: discover_hosts(layout))
     write_info(layout, settings)
     timings.report()
+    up_optional(layout, args, settings)
     called = float(os.environ.get('VMHA_LAB_CALLED_AT', '0') or 0)
     if called:
         say('timing: total (lab up)  %6.1fs' % (time.time() - called))
     report_memory(layout)
     say('lab up: %s' % layout.info)
+
+
+def up_optional(layout, args, settings):
+    """The optional parts asked for (--with), or set up before."""
+    if 'masakari' in args.with_ or lab_masakari.present(layout):
+        lab_masakari.up(layout, settings,
+                        lab_setup.template_values(layout, settings), cloud())
 
 
 def report_memory(layout):
@@ -295,9 +307,10 @@ def collect_status(layout):
         state = services.compute_state(layout, host)
         processes[name] = {'pid': read_pid(layout, name)[0],
                            'alive': state != 'dead', 'state': state}
+    processes.update(lab_masakari.status(layout))
     computes, servers = nova_view(layout)
-    missing = [n for n in CONTROL + bmcs(layout)
-               if not processes[n]['alive']]
+    missing = [n for n, p in processes.items() if not p['alive']
+               and not n.startswith('nova-compute-')]
     return {
         'hosts': list(hosts),
         'running': not missing, 'not_running': missing,
@@ -491,6 +504,7 @@ def cmd_reset(layout, args):
     lab.delete_all_servers()   # their migrations go with them
     for host in hosts:
         settle(layout, lab, host, started[host])
+    lab_masakari.reset(layout, load_settings(layout))
     say('lab reset in %.1fs' % (time.monotonic() - start))
 
 
@@ -518,6 +532,10 @@ def cmd_logs(layout, args):
     raise LabError('no log named %s (lab logs lists them)' % args.name)
 
 
+def cmd_masakari(layout, args):
+    lab_masakari.command(layout, load_settings(layout), args)
+
+
 def cmd_install(layout, args):
     timings = Timings()
     with timings.phase('install'):
@@ -539,6 +557,9 @@ def parser():
         '--hosts', type=int, metavar='N',
         help='compute hosts (default: $%s, else as the lab runs now, '
              'else %d)' % (lab_hosts.ENV, lab_hosts.DEFAULT_COUNT))
+    sub.choices['up'].add_argument(
+        '--with', dest='with_', action='append', default=[],
+        choices=('masakari',), help='optional parts to set up and start')
     sub.add_parser('status').add_argument('--json', action='store_true')
     boot = sub.add_parser('boot')
     boot.add_argument('count', type=int)
@@ -562,6 +583,7 @@ def parser():
     logs = sub.add_parser('logs')
     logs.add_argument('name', nargs='?')
     logs.add_argument('-n', '--lines', type=int, default=50)
+    lab_masakari.add_commands(sub)
     return p
 
 
