@@ -1,9 +1,10 @@
 #!/bin/bash
 # Set up a fresh Debian machine and run all of vmha's tests (the README's test command).
 #
-#   tools/run-tests.sh              lint, the docs build, unit tests, then the functional suite against
-#                                   real peers: the real-Nova lab, ipmi_sim, sushy-tools,
-#                                   sshd, snmptrapd, RabbitMQ, PostgreSQL, MariaDB
+#   tools/run-tests.sh              lint, the docs build, unit tests, then the functional
+#                                   suite against real peers: the real-Nova lab (with
+#                                   Masakari), ipmi_sim, sushy-tools, sshd, snmptrapd,
+#                                   RabbitMQ, PostgreSQL, MariaDB, Redis
 #   tools/run-tests.sh --no-lab     the same without the real-Nova lab tests
 #   tools/run-tests.sh -- ARGS      extra pytest arguments for both suites
 #
@@ -36,8 +37,8 @@ LAB_STARTED=0
 if [ "$WITH_LAB" = 1 ]; then
   export VMHA_LAB=1
   if ! tools/lab/lab status >/dev/null 2>&1; then LAB_STARTED=1; fi
-  stamp "bringing the real-Nova lab up"
-  tools/lab/lab up
+  stamp "bringing the real-Nova lab up (with Masakari, for its functional check)"
+  tools/lab/lab up --with masakari
   if [ "$LAB_STARTED" = 1 ]; then trap 'stamp "taking the lab down"; tools/lab/lab down' EXIT; fi
 fi
 
