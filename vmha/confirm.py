@@ -176,13 +176,15 @@ class Watcher:
                 self._cond.wait_for(lambda: watch.fresh or watch.gone,
                                     max(0.0, timeout))
                 return self._take(watch)
-        end = self._clock() + timeout
-        while True:
+        end, ticked = self._clock() + timeout, False
+        while not (watch.fresh or watch.gone
+                   or (ticked and self._clock() >= end)):
+            if ticked:
+                self._sleep(self.interval)
             self.tick()
-            if watch.fresh or watch.gone or self._clock() >= end:
-                with self._cond:
-                    return self._take(watch)
-            self._sleep(self.interval)
+            ticked = True
+        with self._cond:
+            return self._take(watch)
 
     @staticmethod
     def _take(watch):
