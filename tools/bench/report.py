@@ -69,15 +69,21 @@ _CPU_GROUPS = ('nova-compute', 'nova-conductor', 'nova-api',
 
 def cpu_table(rows):
     """CPU seconds per process group during the measured interval."""
-    lines = ['| case | wall s | machine busy | %s |' % ' | '.join(
-        _CPU_GROUPS), '|%s' % ('---|' * (3 + len(_CPU_GROUPS)))]
+    lines = ['| case | wall s | machine busy | %s | nova-api s per '
+             'evacuation |' % ' | '.join(_CPU_GROUPS),
+             '|%s' % ('---|' * (4 + len(_CPU_GROUPS)))]
     for row in rows:
-        lines.append('| %s | %.1f | %.0f%% of %d cores | %s |' % (
+        lines.append('| %s | %.1f | %.0f%% of %d cores | %s | %s |' % (
             row['case'], row['seconds'], row['machine_busy_percent'],
             row['cores'], ' | '.join(
                 '%.1f' % row['groups'].get(group, 0.0)
-                for group in _CPU_GROUPS)))
+                for group in _CPU_GROUPS), _per_evacuation(row)))
     return '\n'.join(lines)
+
+
+def _per_evacuation(row):
+    value = row.get('nova_api_per_evacuation')
+    return '–' if value is None else '%.2f' % value
 
 
 def settings_line(summary):
