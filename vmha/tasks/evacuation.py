@@ -1,8 +1,12 @@
 """EvacuateInstance: rebuild one instance elsewhere and confirm it.
 
 One task per instance, run in parallel (bounded by ``[evacuation]
-max_workers``). A failure is recorded and returned, never raised: one
-instance that cannot be evacuated must not stop (or revert) the others.
+max_workers``); from its evacuate request until its instance landed it
+holds a slot of the process's pacer (:mod:`vmha.pacing`), and it waits for
+its instance through the process's watcher (:mod:`vmha.confirm`), which
+wakes it when a listing shows its instance changed. A failure is recorded
+and returned, never raised: one instance that cannot be evacuated must not
+stop (or revert) the others.
 
 An instance Nova would refuse as it is (see :mod:`vmha.policy`) is reset
 first; the instance is locked while it is evacuated (:mod:`vmha.tasks.
