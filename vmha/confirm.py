@@ -54,7 +54,7 @@ from vmha import threads
 LOG = logging.getLogger(__name__)
 
 #: seconds subtracted from the newest ``updated`` seen, for the next listing
-CHANGES_SINCE_SLACK = 10.0
+CHANGES_SINCE_SLACK = 5.0
 #: seconds of the watcher's own clock the first listing looks back
 FIRST_WINDOW = 60.0
 #: an instance no listing showed for this many intervals (at least

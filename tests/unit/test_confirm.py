@@ -116,13 +116,13 @@ def test_changes_since_follows_novas_clock(nova):
         watcher.tick()
         assert nova.calls[-1] == ('list', '2026-01-01T00:00:00Z')
         nova.put('i1', updated='2026-01-01T00:05:00Z', task_state='x')
-        watcher.tick()
-        assert nova.calls[-1] == ('list', '2026-01-01T00:00:00Z')
-        watcher.tick()   # the newest change seen, less 10 s
-        assert nova.calls[-1] == ('list', '2026-01-01T00:04:50Z')
+        watcher.tick()   # the first answer's newest (00:00:10) less 5 s
+        assert nova.calls[-1] == ('list', '2026-01-01T00:00:05Z')
+        watcher.tick()   # the newest change seen, less 5 s
+        assert nova.calls[-1] == ('list', '2026-01-01T00:04:55Z')
         nova.instances.clear()
         watcher.tick()   # an empty answer does not move it back
-        assert nova.calls[-1] == ('list', '2026-01-01T00:04:50Z')
+        assert nova.calls[-1] == ('list', '2026-01-01T00:04:55Z')
     nova.put('i2')
     with watcher.follow('i2', nova.instances['i2']):
         watcher.tick()
