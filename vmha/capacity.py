@@ -240,7 +240,7 @@ def _context(recoverer, rec, lease):
                                   ownership.COMPUTE_CHANGES, lease),
         db=recoverer.db, dispatcher=recoverer.dispatcher, fencer=None,
         host=host, recovery_id=rec.id, level=rec.level,
-        evacuation_slots=recoverer.evacuation_slots)
+        pacer=recoverer.pacer, watcher=recoverer.watcher)
 
 
 def _source_back(ctx):

@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 
 from vmha import events
+from vmha import pacing
 
 
 @dataclasses.dataclass
@@ -26,9 +27,12 @@ class RecoveryContext:
     #: two independent signals said the host stopped (level 1 may then
     #: force it down without fencing)
     host_stopped: bool = False
-    #: slots shared by every recovery of the process: one per evacuation
-    #: in flight ([evacuation] max_in_flight); None: unbounded
-    evacuation_slots: object = None
+    #: the process's limit on evacuations in flight, shared by all its
+    #: recoveries (vmha.pacing.Pacer); None: unbounded
+    pacer: object = None
+    #: the process's confirmation watcher (vmha.confirm.Watcher); None: a
+    #: task reads its own instance (vmha.confirm.Watcher.direct)
+    watcher: object = None
     #: vmha.watchdog.Evidence when the host was armed and its heartbeat
     #: lost: fencing may rest on its watchdog if the BMC cannot confirm
     watchdog: object = None
@@ -37,12 +41,13 @@ class RecoveryContext:
     heartbeat_watch: object = None
 
     @contextlib.contextmanager
-    def evacuation_slot(self):
-        """Hold one of the process's evacuation slots meanwhile."""
-        if self.evacuation_slots is None:
+    def evacuation_slot(self, entry):
+        """Hold one of the process's evacuation slots meanwhile, queued by
+        the plan ``entry``'s priority (vmha.pacing)."""
+        if self.pacer is None:
             yield
             return
-        with self.evacuation_slots:
+        with self.pacer.slot(pacing.priority_key(entry)):
             yield
 
     def emit(self, event_type, **payload):

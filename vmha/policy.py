@@ -41,8 +41,12 @@ false``, ``skip_error_instances``) and deleted instances are *skipped*;
 anything else left on the host makes the recovery ``completed_with_errors``.
 """
 
+from oslo_log import log as logging
+
 from vmha import compute
 from vmha import exception
+
+LOG = logging.getLogger(__name__)
 
 EVACUATE = 'evacuate'
 SKIP = 'skip'
@@ -61,12 +65,35 @@ RESET_TO_ACTIVE = {'paused': compute.VM_ACTIVE,
                    RESIZED: compute.VM_ACTIVE,
                    SHELVED: compute.VM_STOPPED}
 
+#: the range of the priority metadata (as RHOSO InstanceHA's HA_Priority)
+PRIORITY_MIN = 1
+PRIORITY_MAX = 1000
+
 #: first microversion whose evacuate goes through the scheduler with a host
 SCHEDULED_TARGET_VERSION = '2.29'
 
 
 def is_ha_enabled(instance, key):
     return str(instance.metadata.get(key, '')).strip().lower() == 'true'
+
+
+def ha_priority(instance, key):
+    """The instance's evacuation priority from its ``key`` metadata: an
+    integer from 1 to 1000 (higher first), or None. Anything else is
+    ignored with a warning: a typo must not stop an evacuation."""
+    value = instance.metadata.get(key)
+    if value is None:
+        return None
+    try:
+        priority = int(str(value).strip())
+    except ValueError:
+        priority = None
+    if priority is None or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        LOG.warning('Instance %s: metadata %s=%r is not an integer from %d '
+                    'to %d; ignored', instance.id, key, value, PRIORITY_MIN,
+                    PRIORITY_MAX)
+        return None
+    return priority
 
 
 def _policy_skip(instance, conf, ha_enabled):
@@ -108,6 +135,7 @@ def _entry(instance, conf):
     entry = {'id': instance.id, 'name': instance.name,
              'vm_state': instance.vm_state,
              'task_state': instance.task_state, 'ha_enabled': ha,
+             'priority': ha_priority(instance, conf.priority_metadata_key),
              'action': EVACUATE, 'reason': None,
              'reset_to': reset_target(instance),
              'restore': comes_back(instance)}
@@ -134,16 +162,19 @@ def reset_note(instance, reset_to, comes_back):
 
 
 def plan(instances, evacuation_conf):
-    """Return one plan entry per instance: evacuations first, HA-enabled first.
+    """Return one plan entry per instance: evacuations first, HA-enabled
+    first, then by priority (higher first), then by name.
 
     Each entry is a JSON-serialisable dict (it is persisted in the flow):
-    ``id, name, vm_state, task_state, ha_enabled, action`` (evacuate, skip
+    ``id, name, vm_state, task_state, ha_enabled, priority`` (its
+    ``priority_metadata_key``, 1-1000, or None), ``action`` (evacuate, skip
     or leave), ``reason``, ``reset_to`` (the os-resetState target, or None)
     and ``restore`` (the vm_state it comes back in).
     """
     entries = [_entry(inst, evacuation_conf) for inst in instances]
     entries.sort(key=lambda e: (e['action'] != EVACUATE, not e['ha_enabled'],
-                                e['name'] or '', e['id']))
+                                -(e['priority'] or 0), e['name'] or '',
+                                e['id']))
     return entries
 
 

@@ -8,7 +8,6 @@ left unfinished (completed steps are never run again).
 
 import dataclasses
 import datetime
-import threading
 import time
 import uuid
 
@@ -19,6 +18,7 @@ from taskflow.persistence import models as tf_models
 from taskflow import states as tf_states
 
 from vmha import compute as compute_mod
+from vmha import confirm
 from vmha.db import api as db_api
 from vmha import events
 from vmha import exception
@@ -28,6 +28,7 @@ from vmha import inventory
 from vmha import metrics
 from vmha import notifier
 from vmha import ownership
+from vmha import pacing
 from vmha import policy
 from vmha import watchdog
 from vmha.context import RecoveryContext
@@ -118,10 +119,11 @@ class Recoverer:
         #: seconds a lease lasts unless renewed: a dead owner's recovery is
         #: taken over that long after its last renewal
         self.lease_ttl = conf.jobboard.claim_timeout
-        #: one slot per evacuation in flight, shared by every recovery this
-        #: Recoverer runs at once ([evacuation] max_in_flight)
-        self.evacuation_slots = threading.BoundedSemaphore(
-            conf.evacuation.max_in_flight)
+        #: the limit on evacuations in flight, and the one watcher that
+        #: confirms them, shared by every recovery this Recoverer runs (one
+        #: Recoverer per process: monitor, conductor, vmha-manage)
+        self.pacer = pacing.Pacer.from_conf(conf)
+        self.watcher = confirm.Watcher.from_conf(conf, self.compute)
 
     # -- public -------------------------------------------------------------
 
@@ -352,7 +354,7 @@ class Recoverer:
             fencer=fencing.Fencer.from_conf(self.conf, driver), host=host,
             recovery_id=recovery_id, level=level,
             host_stopped=bool(host_stopped),
-            evacuation_slots=self.evacuation_slots, watchdog=evidence)
+            pacer=self.pacer, watcher=self.watcher, watchdog=evidence)
 
     def _emit_detected(self, ctx, detected_by):
         """Notify the failure with the detection time as recorded (the

@@ -170,7 +170,8 @@ def make_ctx(conf, db, compute, driver, dispatcher, host_spec):
     return make
 
 
-def nova_calls(compute, ignore=('get_instance', 'get_service',
+def nova_calls(compute, ignore=('get_instance', 'list_changed_instances',
+                                'get_service',
                                 'list_evacuations', 'list_services')):
     """The calls that change or list things, in order (reads dropped)."""
     return [c for c in compute.calls if c[0] not in ignore]

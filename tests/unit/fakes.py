@@ -11,8 +11,11 @@ from vmha.drivers.fencing import base as fencing_base
 class FakeCompute:
     """Enough of vmha.compute.ComputeAPI to drive the flows.
 
-    ``evacuate`` moves an instance after ``rebuild_polls`` get_instance calls,
-    to ``hostB`` (or the requested host); ``end_stopped`` mimics 2.95+.
+    ``evacuate`` moves an instance after ``rebuild_polls`` reads of it
+    (get_instance, or a list_changed_instances that shows it), to ``hostB``
+    (or the requested host); ``end_stopped`` mimics 2.95+. The listing
+    shows every instance (as if each had changed): the watcher wakes only
+    the tasks whose instance differs from what they saw.
     """
 
     def __init__(self, hosts=('hostA', 'hostB'), rebuild_polls=1,
@@ -133,6 +136,14 @@ class FakeCompute:
 
     def get_instance(self, iid):
         self._record('get_instance', iid)
+        return self.observe(iid)
+
+    def list_changed_instances(self, since):
+        self._record('list_changed_instances', since)
+        return [self.observe(iid) for iid in list(self.instances)]
+
+    def observe(self, iid):
+        """The instance as a read shows it (a rebuild progresses)."""
         with self.mutex:
             data = self.instances[iid]
             if iid in self._pending and iid not in self.never_lands:

@@ -62,4 +62,22 @@ def test_cpu_rows_one_per_case_at_the_largest_n_and_rendered():
     table = report.cpu_table(rows)
     assert ('| level 2, 50 servers, workers default | 40.0 | 97% of 2 cores '
             '| 0.0 | 0.0 | 20.5 |') in table
-    assert table.splitlines()[2].endswith('| 1.2 | 0.0 |')
+    assert table.splitlines()[2].endswith('| 1.2 | 0.0 | 0.41 |')
+    assert 'nova-api s per evacuation' in table.splitlines()[0]
+    assert rows[0]['nova_api_per_evacuation'] == 0.41
+
+
+def test_nova_api_cpu_target_per_evacuation():
+    from tools.bench import targets
+    rows = summary.cpu_rows([_run(plan.RECOVERY, 50, 2),
+                             _run(plan.BASELINE, 50)])
+    rows[1]['groups'] = {'nova-api': 20.0}
+    found = targets.nova_api_cpu_vs_bare({'cpu': rows})
+    assert found['met'] is True                  # 20.5 <= 1.2 x 20.0
+    rows[1]['groups'] = {'nova-api': 10.0}
+    rows[1]['nova_api_per_evacuation'] = 0.2
+    found = targets.nova_api_cpu_vs_bare({'cpu': rows})
+    assert found['met'] is False
+    assert '20.5 vs 10.0 CPU s (0.41 vs 0.20 per evacuation)' in \
+        found['measured']
+    assert targets.nova_api_cpu_vs_bare({'cpu': []})['met'] is None

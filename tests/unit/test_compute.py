@@ -639,3 +639,66 @@ def test_reads_retry_server_actions_do_not(nova):
         assert posts and all(kw['connect_retries'] == 0
                              and kw['status_code_retries'] == 0
                              for kw in posts)
+
+
+class _RawNova:
+    """novaclient's raw HTTP client: ``get(url)`` -> (resp, body) from
+    ``pages``, recording every URL."""
+
+    def __init__(self, pages):
+        self.pages = list(pages)
+        self.urls = []
+        self.client = self
+        self.servers = object()
+
+    def get(self, url):
+        self.urls.append(url)
+        if isinstance(self.pages[0], Exception):
+            raise self.pages.pop(0)
+        return None, self.pages.pop(0)
+
+
+def _info(iid, updated='2026-01-01T00:00:05Z', **extra):
+    info = {'id': iid, 'name': 'vm-' + iid, 'status': 'ACTIVE',
+            'OS-EXT-STS:vm_state': 'active', 'OS-EXT-STS:task_state': None,
+            'OS-EXT-SRV-ATTR:host': 'hostB', 'metadata': {},
+            'updated': updated}
+    info.update(extra)
+    return info
+
+
+def test_list_changed_instances_follows_novas_next_link_only(nova):
+    raw = _RawNova([
+        {'servers': [_info('i1'), _info('i2')],
+         'servers_links': [{'rel': 'next', 'href': 'x?marker=i2'}]},
+        {'servers': [_info('i3', status='DELETED',
+                           **{'OS-EXT-STS:vm_state': 'deleted'})]}])
+    compute = api('2.60')
+    compute._client = lambda *args, **kwargs: raw
+    found = compute.list_changed_instances('2026-01-01T00:00:00Z')
+    assert [i.id for i in found] == ['i1', 'i2', 'i3']
+    assert found[0].host == 'hostB'
+    assert found[0].updated == '2026-01-01T00:00:05Z'
+    assert found[2].deleted and not found[0].deleted
+    assert raw.urls == [
+        '/servers/detail?all_tenants=1&changes-since=2026-01-01T00%3A00'
+        '%3A00Z',
+        '/servers/detail?all_tenants=1&changes-since=2026-01-01T00%3A00'
+        '%3A00Z&marker=i2']
+
+
+def test_list_changed_instances_one_request_for_one_page(nova):
+    raw = _RawNova([{'servers': [_info('i1')], 'servers_links': []}])
+    compute = api('2.60')
+    compute._client = lambda *args, **kwargs: raw
+    assert len(compute.list_changed_instances('T')) == 1
+    assert len(raw.urls) == 1
+
+
+def test_list_changed_instances_errors_are_nova_errors(nova):
+    raw = _RawNova([ks_exc.ConnectTimeout('slow')])
+    compute = api('2.60')
+    compute._client = lambda *args, **kwargs: raw
+    with pytest.raises(exception.NovaUnavailable) as err:
+        compute.list_changed_instances('T')
+    assert 'changed since T' in str(err.value)

@@ -246,7 +246,12 @@ def test_no_instances_completes(make_recoverer, compute, conf):
 
 
 class SlowCompute(fakes.FakeCompute):
-    """get_instance takes a while; counts evacuation tasks running at once."""
+    """get_instance takes a while; counts evacuation tasks running at once.
+
+    Each task reads its instance once before its evacuate request (the
+    process's watcher confirms them with listings): long enough for the
+    tasks of the pool to overlap there (0.03 s while every poll was a
+    get_instance)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -259,7 +264,7 @@ class SlowCompute(fakes.FakeCompute):
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            time.sleep(0.03)
+            time.sleep(0.2)
             return super().get_instance(iid)
         finally:
             with self._count_lock:

@@ -10,8 +10,11 @@ from vmha import policy
 from tests.unit.conftest import make_conf
 
 
-def inst(iid, vm_state='active', task_state=None, ha=None, name=None):
+def inst(iid, vm_state='active', task_state=None, ha=None, name=None,
+         priority=None):
     metadata = {} if ha is None else {'HA_Enabled': ha}
+    if priority is not None:
+        metadata['HA_Priority'] = priority
     return compute.Instance(id=iid, name=name or iid,
                             status=vm_state.upper(), vm_state=vm_state,
                             task_state=task_state, host='hostA',
@@ -39,11 +42,39 @@ def test_ha_enabled_first_then_others_then_skipped():
     assert entries['x-gone']['action'] == policy.SKIP
 
 
+def test_ha_enabled_first_then_priority_then_name():
+    entries, order = plan([
+        inst('a-low', priority='1'), inst('b-none'),
+        inst('c-high', priority='1000'), inst('d-ha', ha='True'),
+        inst('e-ha-mid', ha='True', priority=' 500 ')])
+    assert order == ['e-ha-mid', 'd-ha', 'c-high', 'a-low', 'b-none']
+    assert entries['e-ha-mid']['priority'] == 500
+    assert entries['b-none']['priority'] is None
+
+
+@pytest.mark.parametrize('value', ['0', '1001', 'high', '-5', '2.5', ''])
+def test_invalid_priority_is_ignored_with_a_warning(value, caplog):
+    entries, order = plan([inst('a', priority=value), inst('b',
+                                                           priority='2')])
+    assert entries['a']['priority'] is None
+    assert order == ['b', 'a']
+    assert 'HA_Priority' in caplog.text and 'ignored' in caplog.text
+
+
+def test_priority_key_is_configurable():
+    instance = compute.Instance(id='i', name='i', status='ACTIVE',
+                                vm_state='active', task_state=None,
+                                host='hostA', metadata={'prio': '7'})
+    entries, _ = plan([instance], priority_metadata_key='prio')
+    assert entries['i']['priority'] == 7
+
+
 def test_entries_are_json_ready():
     entries, _ = plan([inst('i1', ha='True', name='web-1')])
     assert entries['i1'] == {'id': 'i1', 'name': 'web-1',
                              'vm_state': 'active', 'task_state': None,
-                             'ha_enabled': True, 'action': policy.EVACUATE,
+                             'ha_enabled': True, 'priority': None,
+                             'action': policy.EVACUATE,
                              'reason': None, 'reset_to': None,
                              'restore': 'active'}
     assert json.loads(json.dumps(entries['i1'])) == entries['i1']

@@ -273,9 +273,9 @@ class CountingCompute(fakes.FakeCompute):
             self.most = max(self.most, self.in_flight)
         return result
 
-    def get_instance(self, iid):
+    def observe(self, iid):
         before = self.instances[iid]['host']
-        inst = super().get_instance(iid)
+        inst = super().observe(iid)
         if before != inst.host:          # it just landed
             with self.mutex:
                 self.in_flight -= 1

@@ -69,14 +69,15 @@ CPU_GROUPS = ('nova-compute', 'nova-conductor', 'nova-api',
 
 def cpu_table(rows, groups=CPU_GROUPS):
     """CPU seconds per process group during the measured interval."""
-    lines = ['| case | wall s | machine busy | %s |' % ' | '.join(
-        groups), '|%s' % ('---|' * (3 + len(groups)))]
+    lines = ['| case | wall s | machine busy | %s | nova-api s per '
+             'evacuation |' % ' | '.join(groups),
+             '|%s' % ('---|' * (4 + len(groups)))]
     for row in rows:
-        lines.append('| %s | %.1f | %.0f%% of %d cores | %s |' % (
+        lines.append('| %s | %.1f | %.0f%% of %d cores | %s | %s |' % (
             row['case'], row['seconds'], row['machine_busy_percent'],
             row['cores'], ' | '.join(
                 '%.1f' % row['groups'].get(group, 0.0)
-                for group in groups)))
+                for group in groups), _per_evacuation(row)))
     return '\n'.join(lines)
 
 
@@ -135,6 +136,11 @@ def calibration_table(calibration):
         lines.append('\nFitted (tools/bench/model.py): L(c) = %(a).3f + '
                      '%(b).4f c + %(d).6f c² seconds per evacuation.' % fit)
     return '\n'.join(lines)
+
+
+def _per_evacuation(row):
+    value = row.get('nova_api_per_evacuation')
+    return '–' if value is None else '%.2f' % value
 
 
 def settings_line(summary):

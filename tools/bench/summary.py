@@ -132,7 +132,7 @@ def cpu_rows(results):
             continue
         seen.add(case)
         rows.append(dict(run['cpu'], case=case.describe().rsplit(
-            ', run', 1)[0]))
+            ', run', 1)[0], **_cpu_case(case, run['cpu'])))
     return rows
 
 
@@ -186,6 +186,18 @@ def calibration(results):
     return {'points': rows, 'fit': {'a': round(curve.a, 4),
                                     'b': round(curve.b, 5),
                                     'd': round(curve.d, 7)}}
+
+
+def _cpu_case(case, used):
+    """What the CPU row is of, and nova-api's CPU seconds per evacuation
+    (issue 16: vmha's confirmation must not cost Nova much more than bare
+    Nova's own evacuations)."""
+    api = used['groups'].get('nova-api')
+    return {'kind': case.kind, 'level': case.level, 'workers': case.workers,
+            'failure': case.failure, 'count': case.count,
+            'nova_api_per_evacuation': (round(api / case.count, 3)
+                                        if api is not None and case.count
+                                        else None)}
 
 
 def build(results, settings):

@@ -17,6 +17,11 @@ RACK_BARE_FACTOR = 1.15
 SCALE_MEMBERS = 10000
 SCALE_CPU_MAX = 5.0         # percent of one core
 SCALE_RSS_MAX = 250.0       # MB
+#: issue 16: after fencing, level 2 within this factor of bare Nova (N=50,
+#: N=100), and nova-api's CPU within NOVA_API_CPU_FACTOR of bare Nova's
+AFTER_FENCING_FACTOR = 1.10
+AFTER_FENCING_SIZES = (50, 100)
+NOVA_API_CPU_FACTOR = 1.2
 
 
 def _row(summary, level, count=None, workers=0):
@@ -154,8 +159,50 @@ def monitor_scale(summary):
             few['redis_cpu_percent'] or 0)))
 
 
+def after_fencing_vs_bare(summary):
+    """Issue 16, one target per size of AFTER_FENCING_SIZES measured."""
+    found = []
+    for count in AFTER_FENCING_SIZES:
+        row = _row(summary, 2, count)
+        if row is None or row['overhead'] is None:
+            continue
+        found.append(_target(
+            'level 2 after fencing <= %.2f x bare Nova (N=%d)' % (
+                AFTER_FENCING_FACTOR, count),
+            row['overhead'] <= AFTER_FENCING_FACTOR,
+            '%.1f s after fencing, bare Nova %.1f s: %.2f x' % (
+                row['after_fencing'], row['bare_nova'], row['overhead'])))
+    return found or [_target('level 2 after fencing <= %.2f x bare Nova'
+                             % AFTER_FENCING_FACTOR, None, 'not measured')]
+
+
+def nova_api_cpu_vs_bare(summary):
+    """Issue 16: nova-api CPU seconds of a level-2 recovery against bare
+    Nova's for the same N (the CPU table's rows, largest N)."""
+    name = 'nova-api CPU during level 2 <= %.1f x bare Nova' % (
+        NOVA_API_CPU_FACTOR)
+    rows = summary.get('cpu') or []
+    vmha = [r for r in rows if r.get('kind') == plan.RECOVERY
+            and r.get('level') == 2 and not r.get('workers')
+            and r.get('failure', plan.POWER_OFF) == plan.POWER_OFF]
+    bare = [r for r in rows if r.get('kind') == plan.BASELINE]
+    if not vmha or not bare:
+        return _target(name, None, 'not measured')
+    ours, theirs = (vmha[0]['groups'].get('nova-api', 0.0),
+                    bare[0]['groups'].get('nova-api', 0.0))
+    return _target(
+        '%s (N=%d)' % (name, vmha[0]['count']),
+        bool(theirs) and ours <= NOVA_API_CPU_FACTOR * theirs,
+        '%.1f vs %.1f CPU s (%.2f vs %.2f per evacuation): %.2f x' % (
+            ours, theirs, vmha[0]['nova_api_per_evacuation'],
+            bare[0]['nova_api_per_evacuation'],
+            ours / theirs if theirs else float('inf')))
+
+
 def evaluate(summary):
     """[{target, met, measured}] in the issue's order."""
-    return [check(summary) for check in (
+    found = [check(summary) for check in (
         rto_vs_bare, workers_speedup, level2_before_level3, detection,
         monitor_load, rack, monitor_scale)]
+    return found + after_fencing_vs_bare(summary) + [
+        nova_api_cpu_vs_bare(summary)]

@@ -24,11 +24,48 @@ OPTS = [
         default=32,
         min=1,
         max=1024,
-        help='Evacuations in flight (requested and not yet landed) across '
-             'every recovery this process runs at the same time. When a '
-             'rack fails, several recoveries run together: this bound '
-             'keeps them from flooding nova-api, the conductors and the '
-             'scheduler at once; the others wait for a slot.'),
+        help='Ceiling of the evacuations in flight (requested and not yet '
+             'landed) across every recovery this process runs at the same '
+             'time. With adaptive_in_flight the limit moves below it with '
+             'what Nova takes (see vmha/pacing.py); without, it is the '
+             'limit. Evacuations beyond it wait in one queue: HA-enabled '
+             'first, then by priority_metadata_key, then in order.'),
+    cfg.BoolOpt(
+        'adaptive_in_flight',
+        default=True,
+        help='Adapt the limit on evacuations in flight to Nova: grow it '
+             'while evacuations land within in_flight_latency_factor times '
+             'the fastest recent one, halve it on a late landing, an HTTP '
+             '409 or 5xx, a request without answer or a confirmation '
+             'timeout (AIMD, never above max_in_flight nor below '
+             'min_in_flight). False: the limit is max_in_flight.'),
+    cfg.IntOpt(
+        'initial_in_flight',
+        default=16,
+        min=1,
+        max=1024,
+        help='With adaptive_in_flight: the limit the process starts with '
+             '(at most max_in_flight).'),
+    cfg.IntOpt(
+        'min_in_flight',
+        default=2,
+        min=1,
+        max=1024,
+        help='With adaptive_in_flight: the limit never goes below this.'),
+    cfg.FloatOpt(
+        'in_flight_latency_factor',
+        default=3.0,
+        min=1.1,
+        help='With adaptive_in_flight: an evacuation that needed more than '
+             'this many times the shortest of the last 64 (from request '
+             'to landed) is a sign that Nova queues work: the limit is '
+             'halved.'),
+    cfg.StrOpt(
+        'priority_metadata_key',
+        default='HA_Priority',
+        help='Instance metadata key giving an evacuation priority, 1 to '
+             '1000, higher first (after HA-enabled instances first). Other '
+             'values are ignored with a warning.'),
     cfg.StrOpt(
         'target_host_policy',
         default=POLICY_SCHEDULER,
@@ -80,7 +117,10 @@ OPTS = [
         'confirm_interval',
         default=1.0,
         min=0.1,
-        help='Seconds between two polls of an instance being evacuated.'),
+        help='Seconds between two rounds of confirmation: each round, '
+             'one listing of the instances Nova changed (all recoveries of '
+             'the process together) wakes the evacuations whose instance '
+             'changed.'),
 ]
 
 

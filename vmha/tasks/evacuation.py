@@ -1,8 +1,12 @@
 """EvacuateInstance: rebuild one instance elsewhere and confirm it.
 
 One task per instance, run in parallel (bounded by ``[evacuation]
-max_workers``). A failure is recorded and returned, never raised: one
-instance that cannot be evacuated must not stop (or revert) the others.
+max_workers``); from its evacuate request until its instance landed it
+holds a slot of the process's pacer (:mod:`vmha.pacing`), and it waits for
+its instance through the process's watcher (:mod:`vmha.confirm`), which
+wakes it when a listing shows its instance changed. A failure is recorded
+and returned, never raised: one instance that cannot be evacuated must not
+stop (or revert) the others.
 
 An instance Nova would refuse as it is (see :mod:`vmha.policy`) is reset
 first; the instance is locked while it is evacuated (:mod:`vmha.tasks.
@@ -17,6 +21,7 @@ from oslo_log import log as logging
 
 from vmha import capacity
 from vmha import compute
+from vmha import confirm
 from vmha.db import api as db_api
 from vmha import events
 from vmha import exception
@@ -32,7 +37,9 @@ REBUILD_TASK_STATES = ('rebuilding', 'rebuild_block_device_mapping',
 LIVE_MIGRATION_STATUSES = ('accepted', 'pre-migrating', 'migrating', 'done',
                            'completed')
 FAILED_MIGRATION_STATUSES = ('failed', 'error')
-# polls of a rebuild between two checks that its target host is still alive
+# confirmation intervals between two checks that a rebuild's target host
+# is still alive, or that an instance waiting elsewhere was handed over: a
+# task whose instance does not change looks again this often
 DEAD_END_CHECK_EVERY = 10
 # evacuation migration statuses of a rebuild still under way
 RUNNING_MIGRATION_STATUSES = ('accepted', 'pre-migrating', 'migrating')
@@ -57,11 +64,23 @@ class EvacuateInstance(base.RecoveryTask):
         #: did the request this run sent land the instance stopped (2.95+)?
         self._lands_stopped = None
         self._reset_note = None
-        self._rebuild_polls = 0
+        self._dead_end_checked = None
 
     @property
     def instance_id(self):
         return self.entry['id']
+
+    @property
+    def _watcher(self):
+        """The process's watcher, or one reading this instance directly."""
+        return self.ctx.watcher or confirm.Watcher.direct(
+            self.ctx.compute, self.ctx.conf.evacuation.confirm_interval,
+            sleep=self._sleep, clock=self._clock)
+
+    @property
+    def _recheck(self):
+        """Seconds a task waits for a change before it looks again."""
+        return DEAD_END_CHECK_EVERY * self.ctx.conf.evacuation.confirm_interval
 
     @property
     def comes_back(self):
@@ -78,7 +97,7 @@ class EvacuateInstance(base.RecoveryTask):
         deadline = self._clock() + conf.confirm_timeout
         self._save(status=db_api.EVAC_IN_PROGRESS, started_at=db_api.utcnow())
         try:
-            with self.ctx.evacuation_slot():
+            with self.ctx.evacuation_slot(self.entry):
                 final = self._evacuate(deadline)
             final = self._restore_state(final, deadline)
         except exception.HandedOver as handover:
@@ -94,14 +113,12 @@ class EvacuateInstance(base.RecoveryTask):
     def _evacuate(self, deadline):
         """Request the evacuation and wait until it landed (again once,
         from the host it never left, if its rebuild target failed)."""
-        self._request_evacuation()
         try:
-            return self._wait_landed(deadline)
+            return self._wait_landed(deadline, *self._request_evacuation())
         except RebuildTargetFailed as dead_end:
             LOG.warning('Recovery %s: instance %s: %s; evacuating it again',
                         self.ctx.recovery_id, self.instance_id, dead_end)
-            self._request_evacuation()
-            return self._wait_landed(deadline)
+            return self._wait_landed(deadline, *self._request_evacuation())
 
     def revert(self, result, **kwargs):
         LOG.warning('Recovery %s reverted after instance %s was handled '
@@ -125,20 +142,23 @@ class EvacuateInstance(base.RecoveryTask):
                 'target_host': record.target_host}
 
     def _request_evacuation(self):
+        """Ask Nova to evacuate the instance unless that is done or under
+        way. Returns (the instance as read before, whether that reading
+        may already be the answer: it left the host)."""
         inst = self.ctx.compute.get_instance(self.instance_id)
         self._lock.take(inst)
         if inst.host != self.host:
             LOG.info('Instance %s already left %s (now on %s)', inst.id,
                      self.host, inst.host)
-            return
+            return inst, True
         if self._request_reached_nova():
             LOG.info('Evacuation of instance %s was already requested',
                      inst.id)
-            return
+            return inst, False
         if (inst.task_state in REBUILD_TASK_STATES
                 and self._rebuild_under_way()):
             LOG.info('Instance %s is already being rebuilt', inst.id)
-            return
+            return inst, False
         self._reset(inst)
         self.ctx.db.count_evacuate_call(self.ctx.recovery_id, inst.id)
         self.ctx.mark_phase('first_evacuation_at')
@@ -158,6 +178,7 @@ class EvacuateInstance(base.RecoveryTask):
                         inst.id, err)
         self.ctx.emit(events.INSTANCE_EVACUATE_STARTED, instance_id=inst.id,
                       instance_name=inst.name)
+        return inst, False
 
     def _reset(self, inst):
         """os-resetState an instance Nova would not evacuate as it is; the
@@ -213,25 +234,32 @@ class EvacuateInstance(base.RecoveryTask):
                         and not self._dead_end(migration))
         return False
 
-    def _poll(self, check, deadline):
-        """Poll get_instance until ``check(instance)`` is truthy.
+    def _poll(self, check, deadline, baseline, check_first=False):
+        """Wait until ``check(instance)`` is truthy; ``baseline`` is the
+        instance as last read (``check_first``: it may be the answer).
 
+        The watcher (vmha.confirm) wakes this task when its instance
+        changed; without a change it looks again every ``_recheck``
+        seconds (cascades, rebuilds Nova gave up) and at its deadline.
         Raises HandedOver when the instance waits on another host that
         failed in turn: its own recovery takes it over.
         """
-        interval = self.ctx.conf.evacuation.confirm_interval
-        while True:
-            inst = self.ctx.compute.get_instance(self.instance_id)
-            if check(inst):
-                return inst
-            self._check_cascade(inst)
-            if self._clock() >= deadline:
-                raise exception.EvacuationTimeout(
-                    instance=inst.id,
-                    timeout=self.ctx.conf.evacuation.confirm_timeout,
-                    status=inst.status, host=inst.host,
-                    task_state=inst.task_state)
-            self._sleep(interval)
+        self._dead_end_checked = self._clock()
+        if check_first and check(baseline):
+            return baseline
+        with self._watcher.follow(self.instance_id, baseline) as watch:
+            while True:
+                wait = min(self._recheck, deadline - self._clock())
+                inst = watch.next(max(0.0, wait))
+                if check(inst):
+                    return inst
+                self._check_cascade(inst)
+                if self._clock() >= deadline:
+                    raise exception.EvacuationTimeout(
+                        instance=inst.id,
+                        timeout=self.ctx.conf.evacuation.confirm_timeout,
+                        status=inst.status, host=inst.host,
+                        task_state=inst.task_state)
 
     def _check_cascade(self, inst):
         """The instance waits on a host that failed: on another host, that
@@ -244,10 +272,10 @@ class EvacuateInstance(base.RecoveryTask):
             if why:
                 raise exception.HandedOver(host=inst.host, why=why)
             return
-        self._rebuild_polls += 1
         if (inst.task_state not in REBUILD_TASK_STATES
-                or self._rebuild_polls % DEAD_END_CHECK_EVERY):
+                or self._clock() - self._dead_end_checked < self._recheck):
             return
+        self._dead_end_checked = self._clock()
         for migration in self.ctx.compute.list_evacuations(self.instance_id):
             if migration.source_compute == self.host:   # newest first
                 if self._dead_end(migration):
@@ -256,7 +284,7 @@ class EvacuateInstance(base.RecoveryTask):
                         % migration.dest_compute)
                 return
 
-    def _wait_landed(self, deadline):
+    def _wait_landed(self, deadline, before, maybe_done):
         """Wait until the rebuild finished; fail if it left it on the host.
 
         Nova moves ``host`` to the destination only at the very end of a
@@ -265,7 +293,8 @@ class EvacuateInstance(base.RecoveryTask):
         moment. So "on the failed host with no task" means failure only once
         Nova's evacuation record says so.
         """
-        inst = self._poll(self._landed_or_failed, deadline)
+        inst = self._poll(self._landed_or_failed, deadline, before,
+                          check_first=maybe_done)
         if inst.host == self.host:
             raise exception.EvacuationFailed(
                 instance=inst.id,
@@ -310,7 +339,8 @@ class EvacuateInstance(base.RecoveryTask):
                 instance=inst.id, reason='landed on %s in state %s, expected '
                 '%s' % (inst.host, inst.vm_state, wanted))
         return self._poll(lambda i: (i.vm_state == wanted
-                                     and i.task_state is None), deadline)
+                                     and i.task_state is None), deadline,
+                          inst)
 
     # -- bookkeeping --------------------------------------------------------
 
