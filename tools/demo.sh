@@ -25,6 +25,8 @@ T0=$(date +%s)
 say() { echo "== [$(( $(date +%s) - T0 ))s] $*"; }
 
 say "vmha virtualenv"
+# some tools write a one-line .venv FILE naming their environment: not ours
+[ -d .venv ] || rm -f .venv
 if [ ! -x .venv/bin/vmha-manage ]; then
   python3 -m venv .venv
   .venv/bin/pip install -q -U pip
