@@ -335,11 +335,12 @@ def test_inform_without_answer_fails_within_the_deadline(drivers, udp_sink):
     driver = drivers(conf(targets=['127.0.0.1:%d' % port],
                           notification_type='inform', timeout=0.2,
                           retries=1))
-    start = time.monotonic()
     with pytest.raises(base.NotificationFailed) as err:
         driver.notify(events.Event(events.HOST_FENCED, host='h1'))
-    elapsed = time.monotonic() - start
-    assert elapsed < driver.deadline
+    # pysnmp's own timeout and retries ended it, not the driver's deadline
+    # cut (that would be NotificationTimeout): no wall-clock assertion, so
+    # a loaded machine cannot fail it
+    assert not isinstance(err.value, base.NotificationTimeout)
     assert '127.0.0.1:%d' % port in str(err.value)
     assert 'vmha.host.fence.end' in str(err.value)
     # it was sent twice (retries=1) and nobody answered
@@ -359,7 +360,9 @@ def test_a_hung_send_is_cut_at_the_deadline(drivers, monkeypatch):
     start = time.monotonic()
     with pytest.raises(base.NotificationTimeout):
         driver.notify(events.Event(events.HOST_FENCED, host='h1'))
-    assert time.monotonic() - start < driver.deadline + 0.5
+    # cut, not hung for the 60 s the send would take (a wide bound: a
+    # loaded machine must not fail it)
+    assert time.monotonic() - start < 30
 
 
 def test_unresolvable_target_is_reported_not_hung(drivers):
@@ -367,7 +370,9 @@ def test_unresolvable_target_is_reported_not_hung(drivers):
     start = time.monotonic()
     with pytest.raises(base.NotificationFailed) as err:
         driver.notify(events.Event(events.HOST_FENCED, host='h1'))
-    assert time.monotonic() - start < driver.deadline + 0.5
+    # cut, not hung for the 60 s the send would take (a wide bound: a
+    # loaded machine must not fail it)
+    assert time.monotonic() - start < 30
     if not isinstance(err.value, base.NotificationTimeout):
         # (a resolver that does not answer at all is cut at the deadline)
         assert 'no-such-host.invalid:162' in str(err.value)
