@@ -38,7 +38,13 @@ if [ "$WITH_LAB" = 1 ]; then
   export VMHA_LAB=1
   if ! tools/lab/lab status >/dev/null 2>&1; then LAB_STARTED=1; fi
   stamp "bringing the real-Nova lab up (with Masakari, for its functional check)"
-  tools/lab/lab up --with masakari
+  # Masakari is the benchmark's peer, not vmha's: if it cannot be set up,
+  # the lab comes up without it and its functional check is skipped (with
+  # the reason in the test report) rather than failing every other test
+  if ! tools/lab/lab up --with masakari; then
+    echo "!! Masakari could not be set up: tests/functional/test_masakari_lab.py will be SKIPPED" >&2
+    tools/lab/lab up
+  fi
   if [ "$LAB_STARTED" = 1 ]; then trap 'stamp "taking the lab down"; tools/lab/lab down' EXIT; fi
 fi
 
