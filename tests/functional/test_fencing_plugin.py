@@ -116,7 +116,7 @@ def test_installed_driver_fences_a_host(installed, agent):
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out['available'] == ['fence_agent', 'ipmi', 'noop', 'redfish',
-                                'ssh']
+                                'ssh', 'watchdog']
     assert out['module_file'].startswith(str(site))
     assert 'compute-x' in out['refused']
     assert 'Unable to connect/login' in out['refused']
