@@ -231,6 +231,12 @@ class Watcher:
                         'reading the %d followed instance(s) one by one '
                         'this time', err, len(watches))
             return False
+        except Exception:       # a bug or an odd compute API: still confirm
+            self.listing_failures += 1
+            LOG.exception('Listing the instances Nova changed failed '
+                          'unexpectedly: reading the %d followed '
+                          'instance(s) one by one this time', len(watches))
+            return False
         self.listings += 1
         by_id = {inst.id: inst for inst in listed}
         now = self._clock()

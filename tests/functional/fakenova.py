@@ -176,6 +176,12 @@ class FileNova:
         with self._locked() as state:
             return self._inst(state['instances'][iid])
 
+    def list_changed_instances(self, since):
+        """Every instance: the file keeps no change times, so each listing
+        shows them all (vmha.confirm then wakes what really changed)."""
+        with self._locked() as state:
+            return [self._inst(i) for i in state['instances'].values()]
+
     def evacuate(self, iid, target_host=None, on_shared_storage=False):
         with self._change('evacuate', iid) as state:
             inst = state['instances'][iid]

@@ -286,3 +286,17 @@ def test_parse_nova_time():
         datetime.datetime(2026, 1, 1, 0, 0, 5)
     assert confirm.parse_nova_time('garbage') is None
     assert confirm.parse_nova_time(None) is None
+
+
+def test_an_unexpected_listing_error_still_confirms_by_one_get_each(nova):
+    """A compute API without the listing (an embedding service's own, an
+    older fake) or a bug in it must not stall confirmation: the round reads
+    each instance instead (the jobboard functional tests found this)."""
+    a = nova.put('a')
+    watcher = _watcher(nova)
+    with contextlib_follow(watcher, [a]) as (wa,):
+        nova.fail_listing = AttributeError('no list_changed_instances')
+        nova.put('a', updated='2026-01-01T00:00:59Z', host='hostB')
+        watcher.tick()
+        assert watcher.listing_failures == 1 and nova.count('get') == 1
+        assert wa.next(0).host == 'hostB'
