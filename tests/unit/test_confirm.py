@@ -300,3 +300,36 @@ def test_an_unexpected_listing_error_still_confirms_by_one_get_each(nova):
         watcher.tick()
         assert watcher.listing_failures == 1 and nova.count('get') == 1
         assert wa.next(0).host == 'hostB'
+
+
+def test_a_listing_sent_before_the_task_followed_tells_it_nothing(nova):
+    """A listing already on its way when an evacuate call returned shows
+    the instance as it was before that call: on the failed host with no
+    task state, which the task would take for "the rebuild ended on the
+    failed host". A round hands its answers only to the watches it listed
+    for (those that followed before it was sent)."""
+    clock = fakes.Clock()
+    stale = nova.put('a')                       # before the evacuate call
+    watcher = _watcher(nova, clock=clock)
+    followed = {}
+    real_list = nova.list_changed_instances
+
+    def listing_overtaken_by_a_follow(since):
+        answer = real_list(since)               # Nova answered...
+        clock.advance(0.1)                      # ...the task followed
+        followed['cm'] = contextlib_follow(
+            watcher, [dataclasses.replace(stale, task_state='rebuilding')])
+        followed['watches'] = followed['cm'].__enter__()
+        return answer
+
+    with contextlib_follow(watcher, [nova.put('other')]):
+        nova.list_changed_instances = listing_overtaken_by_a_follow
+        watcher.tick()
+        (wa,) = followed['watches']
+        assert wa.fresh is False and wa.latest.task_state == 'rebuilding'
+        nova.list_changed_instances = real_list
+        clock.advance(0.5)
+        nova.put('a', updated='2026-01-01T00:00:59Z', host='hostB')
+        watcher.tick()                          # sent after: it counts
+        assert wa.fresh is True and wa.latest.host == 'hostB'
+        followed['cm'].__exit__(None, None, None)

@@ -6,6 +6,7 @@ import datetime
 import pytest
 from taskflow.types import failure
 
+from vmha import confirm
 from vmha.db import api as db_api
 from vmha import events
 from vmha import exception
@@ -1202,3 +1203,31 @@ def test_an_instance_waiting_for_room_is_unlocked(make_ctx, compute):
     assert result['status'] == db_api.EVAC_WAITING
     assert compute.calls_of('unlock') == [('unlock', 'i1')]
     assert compute.instances['i1']['locked'] is False
+
+
+def test_a_wait_that_saw_nothing_new_is_not_judged_on_the_old_reading(
+        make_ctx, compute, db):
+    """The reading taken before the evacuate call shows the instance on the
+    failed host with no task state. If the watcher is too busy to see the
+    rebuild before the task's wait runs out, that old reading must not be
+    judged as "Nova gave the rebuild up" (no migration record in this
+    fake): the unit suite failed that way under load."""
+
+    class BusyWatcher(confirm.Watcher):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.waits = 0
+
+        def wait(self, watch, timeout):
+            self.waits += 1
+            if self.waits == 1:            # timed out, saw nothing
+                return watch.latest
+            return super().wait(watch, timeout)
+
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    ctx.watcher = BusyWatcher(compute, 0.1, background=False, batched=False)
+    result = _evacuate(ctx, compute, 'i1')
+    assert ctx.watcher.waits > 1
+    assert result == {'id': 'i1', 'status': db_api.EVAC_DONE,
+                      'target_host': 'hostB'}

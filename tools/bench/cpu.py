@@ -36,8 +36,11 @@ def group_of(cmdline):
 
 
 def _busy(times):
+    """Busy seconds, at the kernel's resolution (1/100 s): summing the
+    fields in floating point otherwise lets a later reading come out a
+    hair below an earlier one."""
     idle = times.idle + getattr(times, 'iowait', 0.0)
-    return sum(times) - idle
+    return round(sum(times) - idle, 2)
 
 
 def snapshot():

@@ -144,21 +144,22 @@ class EvacuateInstance(base.RecoveryTask):
     def _request_evacuation(self):
         """Ask Nova to evacuate the instance unless that is done or under
         way. Returns (the instance as read before, whether that reading
-        may already be the answer: it left the host)."""
+        may already be the answer: it left the host, whether that reading
+        predates the evacuate request this run sent)."""
         inst = self.ctx.compute.get_instance(self.instance_id)
         self._lock.take(inst)
         if inst.host != self.host:
             LOG.info('Instance %s already left %s (now on %s)', inst.id,
                      self.host, inst.host)
-            return inst, True
+            return inst, True, False
         if self._request_reached_nova():
             LOG.info('Evacuation of instance %s was already requested',
                      inst.id)
-            return inst, False
+            return inst, False, False
         if (inst.task_state in REBUILD_TASK_STATES
                 and self._rebuild_under_way()):
             LOG.info('Instance %s is already being rebuilt', inst.id)
-            return inst, False
+            return inst, False, False
         self._reset(inst)
         self.ctx.db.count_evacuate_call(self.ctx.recovery_id, inst.id)
         self.ctx.mark_phase('first_evacuation_at')
@@ -178,7 +179,7 @@ class EvacuateInstance(base.RecoveryTask):
                         inst.id, err)
         self.ctx.emit(events.INSTANCE_EVACUATE_STARTED, instance_id=inst.id,
                       instance_name=inst.name)
-        return inst, False
+        return inst, False, True
 
     def _reset(self, inst):
         """os-resetState an instance Nova would not evacuate as it is; the
@@ -234,9 +235,14 @@ class EvacuateInstance(base.RecoveryTask):
                         and not self._dead_end(migration))
         return False
 
-    def _poll(self, check, deadline, baseline, check_first=False):
+    def _poll(self, check, deadline, baseline, check_first=False,
+              baseline_stale=False):
         """Wait until ``check(instance)`` is truthy; ``baseline`` is the
-        instance as last read (``check_first``: it may be the answer).
+        instance as last read (``check_first``: it may be the answer;
+        ``baseline_stale``: it was read before a request this task sent, so
+        it says nothing of the instance now and is never judged: on the
+        failed host with no task state it would read as "Nova gave the
+        rebuild up" while the watcher has not seen the rebuild yet).
 
         The watcher (vmha.confirm) wakes this task when its instance
         changed; without a change it looks again every ``_recheck``
@@ -251,9 +257,11 @@ class EvacuateInstance(base.RecoveryTask):
             while True:
                 wait = min(self._recheck, deadline - self._clock())
                 inst = watch.next(max(0.0, wait))
-                if check(inst):
+                news = not (baseline_stale and inst is baseline)
+                if news and check(inst):
                     return inst
-                self._check_cascade(inst)
+                if news:
+                    self._check_cascade(inst)
                 if self._clock() >= deadline:
                     raise exception.EvacuationTimeout(
                         instance=inst.id,
@@ -284,7 +292,7 @@ class EvacuateInstance(base.RecoveryTask):
                         % migration.dest_compute)
                 return
 
-    def _wait_landed(self, deadline, before, maybe_done):
+    def _wait_landed(self, deadline, before, maybe_done, before_request):
         """Wait until the rebuild finished; fail if it left it on the host.
 
         Nova moves ``host`` to the destination only at the very end of a
@@ -294,7 +302,8 @@ class EvacuateInstance(base.RecoveryTask):
         Nova's evacuation record says so.
         """
         inst = self._poll(self._landed_or_failed, deadline, before,
-                          check_first=maybe_done)
+                          check_first=maybe_done,
+                          baseline_stale=before_request)
         if inst.host == self.host:
             raise exception.EvacuationFailed(
                 instance=inst.id,
