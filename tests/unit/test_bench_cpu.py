@@ -48,7 +48,10 @@ def _run(kind, count, level=0, rep=1, busy=90.0):
                                  'level': level, 'workers': 0, 'rep': rep},
             'cpu': {'seconds': 40.0, 'cores': 2,
                     'machine_busy_percent': busy,
-                    'groups': {'nova-api': 20.5, 'vmha-monitor': 1.25}}}
+                    'groups': {'nova-api': 20.5, 'vmha-monitor': 1.25},
+            'nova_api_requests': ({'POST /servers/{id}/action': 3 * count,
+                                   'GET /servers/detail?all_tenants': 50}
+                                  if kind == plan.RECOVERY else {})}}
 
 
 def test_cpu_rows_one_per_case_at_the_largest_n_and_rendered():
@@ -62,9 +65,13 @@ def test_cpu_rows_one_per_case_at_the_largest_n_and_rendered():
     table = report.cpu_table(rows)
     assert ('| level 2, 50 servers, workers default | 40.0 | 97% of 2 cores '
             '| 0.0 | 0.0 | 20.5 |') in table
-    assert table.splitlines()[2].endswith('| 1.2 | 0.0 | 0.41 |')
+    assert table.splitlines()[2].endswith('| 1.2 | 0.0 | 0.41 | 4.0 |')
     assert 'nova-api s per evacuation' in table.splitlines()[0]
     assert rows[0]['nova_api_per_evacuation'] == 0.41
+    assert rows[0]['nova_api_requests_per_evacuation'] == 4.0
+    kinds = report.requests_table(rows)
+    assert '| `POST /servers/{id}/action` | 3.00 |' in kinds
+    assert '| `GET /servers/detail?all_tenants` | 1.00 |' in kinds
 
 
 def test_nova_api_cpu_target_per_evacuation():
@@ -81,3 +88,34 @@ def test_nova_api_cpu_target_per_evacuation():
     assert '20.5 vs 10.0 CPU s (0.41 vs 0.20 per evacuation)' in \
         found['measured']
     assert targets.nova_api_cpu_vs_bare({'cpu': []})['met'] is None
+
+
+def test_request_templates_hide_ids_and_query_values():
+    from tools.bench import api_requests
+    assert api_requests.template(
+        'POST', '/v2.1/servers/0f4b0a6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b/action'
+    ) == 'POST /servers/{id}/action'
+    assert api_requests.template(
+        'GET', '/v2.1/servers/detail?all_tenants=1&changes-since=2026-01'
+    ) == 'GET /servers/detail?all_tenants&changes-since'
+    assert api_requests.template('GET', '/v2.1/os-migrations/12') == (
+        'GET /os-migrations/{id}')
+
+
+def test_requests_between_two_marks_of_the_log(tmp_path, monkeypatch):
+    from tools.bench import api_requests
+    (tmp_path / 'logs').mkdir()
+    log = tmp_path / 'logs' / 'nova-api.out'
+    line = ('2026-12-03 03:53:16.458 13961 INFO nova.api.openstack.requestlog'
+            ' [req] 127.0.0.1 "%s" status: 200 len: 716 microversion: 2.53 '
+            'time: 0.016121\n')
+    log.write_text(line % 'GET /v2.1/os-services?binary=nova-compute')
+    monkeypatch.setenv('VMHA_LAB_DIR', str(tmp_path))
+    before = api_requests.mark()
+    with log.open('a') as out:
+        for sid in ('a' * 32, 'b' * 32):
+            out.write(line % ('POST /v2.1/servers/%s/action' % sid))
+        out.write(line % 'GET /v2.1/servers/detail?all_tenants=1')
+    assert api_requests.count(before, api_requests.mark()) == {
+        'POST /servers/{id}/action': 2, 'GET /servers/detail?all_tenants': 1}
+    assert api_requests.count(None, api_requests.mark()) == {}

@@ -9,6 +9,8 @@ machine was saturated and who used it (vmha's own processes included).
 
 import psutil
 
+from tools.bench import api_requests
+
 #: group -> substrings of a command line that put a process in it
 GROUPS = (
     ('vmha-monitor', ('vmha.cmd.monitor',)),
@@ -51,7 +53,8 @@ def snapshot():
         times = proc.info['cpu_times']
         if group and times is not None:
             procs[proc.pid] = (group, times.user + times.system)
-    return {'busy': _busy(psutil.cpu_times()), 'procs': procs}
+    return {'busy': _busy(psutil.cpu_times()), 'procs': procs,
+            'nova_api_log': api_requests.mark()}
 
 
 def usage(before, after, seconds):
@@ -70,4 +73,6 @@ def usage(before, after, seconds):
             100.0 * (after['busy'] - before['busy']) / (seconds * cores), 1),
         'groups': {name: round(value, 1) for name, value in sorted(
             groups.items(), key=lambda item: -item[1])},
+        'nova_api_requests': api_requests.count(
+            before.get('nova_api_log'), after.get('nova_api_log')),
     }

@@ -68,16 +68,40 @@ CPU_GROUPS = ('nova-compute', 'nova-conductor', 'nova-api',
 
 
 def cpu_table(rows, groups=CPU_GROUPS):
-    """CPU seconds per process group during the measured interval."""
+    """CPU seconds per process group during the measured interval, and
+    nova-api's CPU seconds and requests per evacuation."""
     lines = ['| case | wall s | machine busy | %s | nova-api s per '
-             'evacuation |' % ' | '.join(groups),
-             '|%s' % ('---|' * (4 + len(groups)))]
+             'evacuation | nova-api requests per evacuation |'
+             % ' | '.join(groups),
+             '|%s' % ('---|' * (5 + len(groups)))]
     for row in rows:
-        lines.append('| %s | %.1f | %.0f%% of %d cores | %s | %s |' % (
+        lines.append('| %s | %.1f | %.0f%% of %d cores | %s | %s | %s |' % (
             row['case'], row['seconds'], row['machine_busy_percent'],
             row['cores'], ' | '.join(
                 '%.1f' % row['groups'].get(group, 0.0)
-                for group in groups), _per_evacuation(row)))
+                for group in groups), _per_evacuation(row),
+            _num(row.get('nova_api_requests_per_evacuation'))))
+    return '\n'.join(lines)
+
+
+def requests_table(rows, top=8):
+    """The kinds of request nova-api served per evacuation, one column per
+    CPU row that has them (the lab's request log: tools.bench.api_requests):
+    what to cut when nova-api's CPU is over its target."""
+    rows = [r for r in rows if r.get('nova_api_requests') and r['count']]
+    if not rows:
+        return ''
+    totals = {}
+    for row in rows:
+        for name, n in row['nova_api_requests'].items():
+            totals[name] = totals.get(name, 0) + n / row['count']
+    names = sorted(totals, key=lambda name: -totals[name])[:top]
+    lines = ['| request | %s |' % ' | '.join(r['case'] for r in rows),
+             '|---|%s' % ('---|' * len(rows))]
+    for name in names:
+        lines.append('| `%s` | %s |' % (name, ' | '.join(
+            '%.2f' % (r['nova_api_requests'].get(name, 0) / r['count'])
+            for r in rows)))
     return '\n'.join(lines)
 
 
@@ -218,6 +242,10 @@ def render(summary, image_prefix=''):
             'evacuate call) to the last confirmation, by process group, at '
             'the largest N; nova-api is one gunicorn process (8 threads):',
             cpu_table(summary['cpu'])]
+        kinds = requests_table(summary['cpu'])
+        if kinds:
+            parts += ['nova-api requests per evacuation by kind (its request '
+                      'log), the most frequent:', kinds]
     if summary.get('charts'):
         parts.append(charts(summary, image_prefix))
     return '\n\n'.join(parts) + '\n'

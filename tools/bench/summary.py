@@ -197,7 +197,11 @@ def _cpu_case(case, used):
             'failure': case.failure, 'count': case.count,
             'nova_api_per_evacuation': (round(api / case.count, 3)
                                         if api is not None and case.count
-                                        else None)}
+                                        else None),
+            'nova_api_requests_per_evacuation': (
+                round(sum(used.get('nova_api_requests', {}).values())
+                      / case.count, 1)
+                if used.get('nova_api_requests') and case.count else None)}
 
 
 def build(results, settings):
