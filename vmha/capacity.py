@@ -240,7 +240,8 @@ def _context(recoverer, rec, lease):
                                   ownership.COMPUTE_CHANGES, lease),
         db=recoverer.db, dispatcher=recoverer.dispatcher, fencer=None,
         host=host, recovery_id=rec.id, level=rec.level,
-        pacer=recoverer.pacer, watcher=recoverer.watcher)
+        pacer=recoverer.pacer, watcher=recoverer.watcher,
+        services=recoverer.services)
 
 
 def _source_back(ctx):

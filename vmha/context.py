@@ -33,6 +33,10 @@ class RecoveryContext:
     #: the process's confirmation watcher (vmha.confirm.Watcher); None: a
     #: task reads its own instance (vmha.confirm.Watcher.direct)
     watcher: object = None
+    #: the process's view of the nova-compute services, read once for all
+    #: its tasks (vmha.service_states.ServiceStates); None: a task reads
+    #: the service it asks about
+    services: object = None
     #: vmha.watchdog.Evidence when the host was armed and its heartbeat
     #: lost: fencing may rest on its watchdog if the BMC cannot confirm
     watchdog: object = None

@@ -30,6 +30,7 @@ from vmha import notifier
 from vmha import ownership
 from vmha import pacing
 from vmha import policy
+from vmha import service_states
 from vmha import watchdog
 from vmha.context import RecoveryContext
 
@@ -124,6 +125,8 @@ class Recoverer:
         #: Recoverer per process: monitor, conductor, vmha-manage)
         self.pacer = pacing.Pacer.from_conf(conf)
         self.watcher = confirm.Watcher.from_conf(conf, self.compute)
+        self.services = service_states.ServiceStates.from_conf(
+            conf, self.compute)
 
     # -- public -------------------------------------------------------------
 
@@ -354,7 +357,8 @@ class Recoverer:
             fencer=fencing.Fencer.from_conf(self.conf, driver), host=host,
             recovery_id=recovery_id, level=level,
             host_stopped=bool(host_stopped),
-            pacer=self.pacer, watcher=self.watcher, watchdog=evidence)
+            pacer=self.pacer, watcher=self.watcher, services=self.services,
+            watchdog=evidence)
 
     def _emit_detected(self, ctx, detected_by):
         """Notify the failure with the detection time as recorded (the

@@ -26,6 +26,7 @@ from vmha.db import api as db_api
 from vmha import events
 from vmha import exception
 from vmha import policy
+from vmha import service_states
 from vmha.tasks import base
 from vmha.tasks import locking
 
@@ -284,6 +285,8 @@ class EvacuateInstance(base.RecoveryTask):
                 or self._clock() - self._dead_end_checked < self._recheck):
             return
         self._dead_end_checked = self._clock()
+        if not service_states.others_may_have_failed(self.ctx, self.host):
+            return      # no other host failed: no rebuild can be stuck
         for migration in self.ctx.compute.list_evacuations(self.instance_id):
             if migration.source_compute == self.host:   # newest first
                 if self._dead_end(migration):
@@ -417,11 +420,9 @@ class RebuildTargetFailed(exception.VmhaError):
 def _isolated_host(ctx, host):
     """Is ``host`` failed *and* isolated, so that nothing it started can
     finish: forced down in Nova, or fenced by a vmha recovery?"""
-    try:
-        if ctx.compute.get_service(host).forced_down:
-            return 'forced down'
-    except exception.VmhaError as err:
-        LOG.debug('Cannot read the service of %s: %s', host, err)
+    svc = service_states.read_service(ctx, host)
+    if svc is not None and svc.forced_down:
+        return 'forced down'
     recoveries = ctx.db.list_recoveries(host=host, limit=1)
     if recoveries and recoveries[0].fence_confirmed:
         return 'fenced by recovery %s' % recoveries[0].id
@@ -439,11 +440,7 @@ def _lands_stopped(version):
 def _failed_host(ctx, host):
     """Why ``host`` counts as failed (None: it does not): Nova reports its
     nova-compute down or forced down, or vmha is recovering it."""
-    try:
-        svc = ctx.compute.get_service(host)
-    except exception.VmhaError as err:
-        LOG.debug('Cannot read the service of %s: %s', host, err)
-        svc = None
+    svc = service_states.read_service(ctx, host)
     if svc is not None and svc.forced_down:
         return 'its nova-compute is forced down'
     if svc is not None and svc.is_down:
