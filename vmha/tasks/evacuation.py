@@ -419,13 +419,20 @@ class RebuildTargetFailed(exception.VmhaError):
 
 def _isolated_host(ctx, host):
     """Is ``host`` failed *and* isolated, so that nothing it started can
-    finish: forced down in Nova, or fenced by a vmha recovery?"""
+    finish: forced down in Nova, or fenced by a vmha recovery that is still
+    running or whose host Nova still reports down? A host fenced once and
+    back in service since (repaired, its service up) is not: a rebuild
+    heading to it is followed, never requested a second time."""
     svc = service_states.read_service(ctx, host)
     if svc is not None and svc.forced_down:
         return 'forced down'
     recoveries = ctx.db.list_recoveries(host=host, limit=1)
-    if recoveries and recoveries[0].fence_confirmed:
-        return 'fenced by recovery %s' % recoveries[0].id
+    if not recoveries or not recoveries[0].fence_confirmed:
+        return None
+    latest = recoveries[0]
+    if latest.state in db_api.ACTIVE_STATES or (svc is not None
+                                                and svc.is_down):
+        return 'fenced by recovery %s' % latest.id
     return None
 
 
