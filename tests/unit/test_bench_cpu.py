@@ -49,8 +49,10 @@ def _run(kind, count, level=0, rep=1, busy=90.0):
             'cpu': {'seconds': 40.0, 'cores': 2,
                     'machine_busy_percent': busy,
                     'groups': {'nova-api': 20.5, 'vmha-monitor': 1.25},
-            'nova_api_requests': ({'POST /servers/{id}/action': 3 * count,
-                                   'GET /servers/detail?all_tenants': 50}
+            'nova_api_requests': ({'POST /servers/{id}/action': [3 * count,
+                                                                 count],
+                                   'GET /servers/detail?all_tenants': [
+                                       50, 5.0]}
                                   if kind == plan.RECOVERY else {})}}
 
 
@@ -70,8 +72,8 @@ def test_cpu_rows_one_per_case_at_the_largest_n_and_rendered():
     assert rows[0]['nova_api_per_evacuation'] == 0.41
     assert rows[0]['nova_api_requests_per_evacuation'] == 4.0
     kinds = report.requests_table(rows)
-    assert '| `POST /servers/{id}/action` | 3.00 |' in kinds
-    assert '| `GET /servers/detail?all_tenants` | 1.00 |' in kinds
+    assert '| `POST /servers/{id}/action` | 3.00, 1.000 s |' in kinds
+    assert '| `GET /servers/detail?all_tenants` | 1.00, 0.100 s |' in kinds
 
 
 def test_nova_api_cpu_target_per_evacuation():
@@ -117,5 +119,6 @@ def test_requests_between_two_marks_of_the_log(tmp_path, monkeypatch):
             out.write(line % ('POST /v2.1/servers/%s/action' % sid))
         out.write(line % 'GET /v2.1/servers/detail?all_tenants=1')
     assert api_requests.count(before, api_requests.mark()) == {
-        'POST /servers/{id}/action': 2, 'GET /servers/detail?all_tenants': 1}
+        'POST /servers/{id}/action': [2, 0.032],
+        'GET /servers/detail?all_tenants': [1, 0.016]}
     assert api_requests.count(None, api_requests.mark()) == {}

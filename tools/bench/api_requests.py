@@ -13,7 +13,7 @@ import os
 import re
 
 _REQUEST = re.compile(r'"(?P<method>[A-Z]+) (?P<path>[^" ]+)" status: '
-                      r'(?P<status>\d+)')
+                      r'(?P<status>\d+).*? time: (?P<time>[0-9.]+)')
 _ID = re.compile(r'/[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?'
                  r'[0-9a-f]{12}|/[0-9a-f]{32}|/\d+(?=/|$)')
 
@@ -40,17 +40,26 @@ def template(method, path):
     return '%s %s%s' % (method, path, '?' + '&'.join(names) if names else '')
 
 
-def count(before, after):
-    """{template: requests} logged between two marks (empty without a lab,
+def _lines(before, after):
+    """The request-log text written between two marks ('' without a lab,
     or if the log was replaced in between)."""
     if not before or not after or before[0] != after[0] \
             or after[1] < before[1]:
-        return {}
+        return ''
     with open(before[0], 'rb') as log:
         log.seek(before[1])
-        text = log.read(after[1] - before[1]).decode('utf-8', 'replace')
+        return log.read(after[1] - before[1]).decode('utf-8', 'replace')
+
+
+def count(before, after):
+    """{template: [requests, seconds nova-api spent in them]} logged
+    between two marks, most frequent first. The seconds are wall time
+    inside nova-api (waits for its database and a busy CPU included): a
+    weight, not CPU."""
     counts = {}
-    for found in _REQUEST.finditer(text):
+    for found in _REQUEST.finditer(_lines(before, after)):
         name = template(found['method'], found['path'])
-        counts[name] = counts.get(name, 0) + 1
-    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+        entry = counts.setdefault(name, [0, 0.0])
+        entry[0] += 1
+        entry[1] = round(entry[1] + float(found['time']), 3)
+    return dict(sorted(counts.items(), key=lambda item: -item[1][0]))

@@ -85,23 +85,28 @@ def cpu_table(rows, groups=CPU_GROUPS):
 
 
 def requests_table(rows, top=8):
-    """The kinds of request nova-api served per evacuation, one column per
-    CPU row that has them (the lab's request log: tools.bench.api_requests):
-    what to cut when nova-api's CPU is over its target."""
+    """The kinds of request nova-api served per evacuation, and the
+    seconds it spent in them per evacuation, one column per CPU row that
+    has them (the lab's request log: tools.bench.api_requests): what to cut
+    when nova-api's CPU is over its target."""
     rows = [r for r in rows if r.get('nova_api_requests') and r['count']]
     if not rows:
         return ''
     totals = {}
     for row in rows:
-        for name, n in row['nova_api_requests'].items():
+        for name, (n, _) in row['nova_api_requests'].items():
             totals[name] = totals.get(name, 0) + n / row['count']
     names = sorted(totals, key=lambda name: -totals[name])[:top]
-    lines = ['| request | %s |' % ' | '.join(r['case'] for r in rows),
+    lines = ['| request (per evacuation: requests, seconds in nova-api) | '
+             '%s |' % ' | '.join(r['case'] for r in rows),
              '|---|%s' % ('---|' * len(rows))]
     for name in names:
-        lines.append('| `%s` | %s |' % (name, ' | '.join(
-            '%.2f' % (r['nova_api_requests'].get(name, 0) / r['count'])
-            for r in rows)))
+        cells = []
+        for row in rows:
+            n, seconds = row['nova_api_requests'].get(name, (0, 0.0))
+            cells.append('%.2f, %.3f s' % (n / row['count'],
+                                          seconds / row['count']))
+        lines.append('| `%s` | %s |' % (name, ' | '.join(cells)))
     return '\n'.join(lines)
 
 

@@ -199,7 +199,7 @@ def _cpu_case(case, used):
                                         if api is not None and case.count
                                         else None),
             'nova_api_requests_per_evacuation': (
-                round(sum(used.get('nova_api_requests', {}).values())
+                round(sum(n for n, _ in used['nova_api_requests'].values())
                       / case.count, 1)
                 if used.get('nova_api_requests') and case.count else None)}
 
