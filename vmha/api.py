@@ -8,6 +8,9 @@ recovery without its CLI or monitor::
     plan = api.recover_host(conf, 'compute-7', dry_run=True)
 
 ``conf`` is the caller's ConfigOpts; vmha registers its groups on it.
+Each call builds the one entry every vmha caller uses
+(:func:`vmha.recovery.from_conf`) and closes it; a service that recovers
+often can keep its own: ``recovery.from_conf(conf)``.
 """
 
 from vmha import conf as vmha_conf
@@ -16,7 +19,8 @@ from vmha import recovery
 
 
 def prepare(conf):
-    """Register vmha's options on ``conf`` (safe to call repeatedly)."""
+    """Register vmha's options on ``conf`` (safe to call repeatedly;
+    :func:`recover_host` and :func:`resume_recoveries` do it too)."""
     vmha_conf.register_opts(conf)
     return conf
 
@@ -38,14 +42,11 @@ def recover_host(conf, host, level=None, dry_run=False, detected_at=None,
     ``vmha.host.failure`` first. ``collaborators`` (compute, db, dispatcher,
     backend) replace the ones built from ``conf``.
     """
-    recoverer = recovery.Recoverer(prepare(conf), **collaborators)
-    try:
+    with recovery.from_conf(conf, **collaborators) as recoverer:
         if dry_run:
             return recoverer.dry_run(host, level)
         return recoverer.recover(host, level, detected_at=detected_at,
                                  detected_by=detected_by)
-    finally:
-        recoverer.close()
 
 
 def resume_recoveries(conf, **collaborators):
@@ -53,8 +54,5 @@ def resume_recoveries(conf, **collaborators):
     live process runs (it holds the lease) is left to it and reported as it
     stands. A lease still running is waited for (at most ``[jobboard]
     claim_timeout``): its owner may have died just before."""
-    recoverer = recovery.Recoverer(prepare(conf), **collaborators)
-    try:
+    with recovery.from_conf(conf, **collaborators) as recoverer:
         return recoverer.resume_all()
-    finally:
-        recoverer.close()

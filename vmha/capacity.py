@@ -41,11 +41,9 @@ import uuid
 from oslo_log import log as logging
 
 from vmha import compute as compute_mod
-from vmha.context import RecoveryContext
 from vmha.db import api as db_api
 from vmha import events
 from vmha import exception
-from vmha import inventory
 from vmha import ownership
 from vmha import reserved
 from vmha import threads
@@ -215,7 +213,7 @@ def _retry_recovery(recoverer, recovery_id, rows, trigger):
                 if row.status in _RETRYABLE]
         if not rows:
             return None
-        ctx = _context(recoverer, rec, lease)
+        ctx = recoverer.context(rec, lease, fence=False)
         ctx.emit(events.RECOVERY_RETRY_STARTED, instances=len(rows),
                  trigger=trigger)
         if _source_back(ctx):
@@ -229,19 +227,6 @@ def _retry_recovery(recoverer, recovery_id, rows, trigger):
 
 
 _RETRYABLE = (db_api.EVAC_WAITING, db_api.EVAC_IN_PROGRESS)
-
-
-def _context(recoverer, rec, lease):
-    host = recoverer.db.find_host(rec.host) or inventory.HostSpec(
-        name=rec.host)
-    return RecoveryContext(
-        conf=recoverer.conf,
-        compute=ownership.Guarded(recoverer.compute,
-                                  ownership.COMPUTE_CHANGES, lease),
-        db=recoverer.db, dispatcher=recoverer.dispatcher, fencer=None,
-        host=host, recovery_id=rec.id, level=rec.level,
-        pacer=recoverer.pacer, watcher=recoverer.watcher,
-        services=recoverer.services)
 
 
 def _source_back(ctx):

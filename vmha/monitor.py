@@ -52,9 +52,6 @@ LOG = logging.getLogger(__name__)
 #: wake a little after a settle time ends, not just before it
 _SETTLE_MARGIN = 0.01
 
-#: the host state that ``vmha-manage host recover`` leaves behind
-_RETURNED = 'healthy'
-
 #: seconds the list of hosts that require a watchdog is kept
 _REQUIRED_TTL = 60.0
 
@@ -88,8 +85,7 @@ class Monitor:
         self.nova_configured = any(source.signal == base.SERVICE
                                    for source in self.sources)
         self._calls = {}          # source name -> its unanswered Call
-        self._mass_hosts = set()
-        self._declared = {}       # host -> clock time it was declared
+        self._mass = decision.MassState()   # the mass-failure guard's
         self._refused = set()     # hosts whose recovery could not start
         self._waiting_on_nova = ()  # hosts whose agent is lost, Nova up
         self._views = {}          # the last poll's views (decision.combine)
@@ -169,17 +165,19 @@ class Monitor:
         metrics.poll_observed(views, verdicts)
         self._note_agents(views, verdicts)
         self._note_unarmed(views)
-        self._waiting_on_nova = [
-            host for host, view in suspects.items()
-            if view.heartbeat_state in (base.MISSING, base.LOST)
-            and view.service_state == base.UP]
-        failed = {host: verdict for host, verdict in verdicts.items()
-                  if verdict.kind == decision.FAILED
-                  and not self._maintenance(host)
-                  and self.should_recover(host)}
+        self._waiting_on_nova = decision.waiting_on_nova(suspects)
+        records = {host: self._record(host)
+                   for host, verdict in verdicts.items()
+                   if verdict.kind == decision.FAILED}
+        now = db_api.utcnow()
+        failed = {host: verdicts[host] for host, record in records.items()
+                  if decision.veto(record, now,
+                                   self.conf.monitor.retry_failed_after)
+                  is None}
         if self._mass_failure(len(views), failed):
             return []
-        reports = (self._declare(views[host], failed[host])
+        reports = (self._declare(views[host], failed[host],
+                                 records[host].spec)
                    for host in sorted(failed))
         reports = [report for report in reports if report is not None]
         self._retry_waiting()
@@ -194,42 +192,22 @@ class Monitor:
             LOG.error('Could not look for evacuations waiting for room: %s',
                       err)
 
-    def _maintenance(self, host):
+    def _record(self, host):
+        """What the database says about a failed ``host`` (the vetoes of
+        vmha.detection.decision): its inventory entry read once, its
+        latest recovery, and its state only when the rule needs it."""
         spec = self.db.find_host(host)
-        return spec is not None and spec.maintenance
-
-    def should_recover(self, host):
-        """Whether a failed ``host`` may get a recovery now.
-
-        Not while one is unfinished; not after one that evacuated it, until
-        ``vmha-manage host recover`` put it back (whatever Nova says or
-        however the sources answer); after a failed one, once
-        ``retry_failed_after`` has passed.
-        """
         last = self.db.list_recoveries(host=host, limit=1)
-        if not last:
-            return True
-        last = last[0]
-        if last.state in db_api.ACTIVE_STATES:
-            return False
-        if last.state == db_api.FAILED:
-            if not last.finished_at:
-                return False
-            age = db_api.utcnow() - last.finished_at
-            return age.total_seconds() >= self.conf.monitor.retry_failed_after
-        return self._returned(host)
+        last = last[0] if last else None
+        state = (self.db.host_state(host)
+                 if spec is not None and decision.needs_state(last) else None)
+        return decision.Record(spec=spec, state=state, last=last)
 
-    def _returned(self, host):
-        """Was ``host`` put back into service after its last recovery?"""
-        return (self.db.find_host(host) is not None
-                and self.db.host_state(host) == _RETURNED)
-
-    def _declare(self, view, verdict):
-        spec = self.db.find_host(view.name) or inventory.HostSpec(
-            name=view.name)
+    def _declare(self, view, verdict, spec):
+        spec = spec or inventory.HostSpec(name=view.name)
         level = flows.effective_level(self.conf, spec)
         first_seen = view.first_seen
-        self._declared[view.name] = self._clock()
+        self._mass = self._mass.declare(view.name, self._clock())
         metrics.host_declared(verdict)
         LOG.warning('Host %s declared failed: %s; first seen %.2fs ago; '
                     'recovering at level %d', view.name, verdict.reason,
@@ -357,29 +335,25 @@ class Monitor:
     # -- mass-failure guard -------------------------------------------------
 
     def _mass_failure(self, total, failed):
-        """Apply the mass-failure guard to the hosts about to be declared;
-        True while it holds."""
-        now = self._clock()
-        window = self.conf.monitor.mass_failure_window
-        self._declared = {host: when for host, when in self._declared.items()
-                          if now - when <= window}
-        if self._mass_hosts & set(failed):
-            return True
-        self._mass_hosts = set()
-        if not failed:
-            return False
-        hosts = sorted(set(failed) | set(self._declared))
-        if not decision.mass_failure(
-                len(hosts), total, self.conf.monitor.max_failed_hosts_percent,
-                self.conf.monitor.max_failed_hosts):
-            return False
-        self._mass_hosts = set(failed)
-        LOG.error('Mass failure: %d of %d compute hosts failed within %.0fs '
-                  '(%s); NOT evacuating, waiting for an operator',
-                  len(hosts), total, window, ', '.join(hosts))
-        self._notify(events.MASS_FAILURE, ','.join(hosts), down=len(hosts),
-                     total=total)
-        return True
+        """Apply the mass-failure guard (vmha.detection.decision) to the
+        hosts about to be declared; alert when it trips; True while it
+        holds."""
+        monitor_conf = self.conf.monitor
+        guard = decision.mass_guard(
+            self._mass, failed, total, self._clock(),
+            monitor_conf.mass_failure_window,
+            monitor_conf.max_failed_hosts_percent,
+            monitor_conf.max_failed_hosts)
+        self._mass = guard.state
+        if guard.alert:
+            hosts = guard.alert
+            LOG.error('Mass failure: %d of %d compute hosts failed within '
+                      '%.0fs (%s); NOT evacuating, waiting for an operator',
+                      len(hosts), total, monitor_conf.mass_failure_window,
+                      ', '.join(hosts))
+            self._notify(events.MASS_FAILURE, ','.join(hosts),
+                         down=len(hosts), total=total)
+        return guard.holds
 
     # -- loop ---------------------------------------------------------------
 

@@ -1,9 +1,19 @@
-"""Run, resume and dry-run host recoveries.
+"""Run, resume and dry-run host recoveries: the one way in.
 
 :class:`Recoverer` is the library's engine room: it records a recovery,
 builds the flows for its level, runs them under taskflow engines whose state
 is persisted in vmha's database, and resumes recoveries a crashed process
 left unfinished (completed steps are never run again).
+
+It is the one entry every caller uses, built once per process by
+:func:`from_conf`: the monitor (directly, or through its runner and
+conductor, vmha/runner.py and vmha/conductor.py, which only decide *where*
+a recorded recovery runs), ``vmha-manage`` and the embedding API
+(vmha/api.py). Starting is :meth:`Recoverer.recover` (or
+:meth:`Recoverer.record` then :meth:`Recoverer.run`), resuming
+:meth:`Recoverer.resume`/:meth:`Recoverer.resume_all`, a dry run
+:meth:`Recoverer.dry_run`; capacity retries (vmha/capacity.py) work in the
+context :meth:`Recoverer.context` gives.
 """
 
 import dataclasses
@@ -18,6 +28,7 @@ from taskflow.persistence import models as tf_models
 from taskflow import states as tf_states
 
 from vmha import compute as compute_mod
+from vmha import conf as vmha_conf
 from vmha import confirm
 from vmha.db import api as db_api
 from vmha import events
@@ -98,11 +109,23 @@ class DryRunReport:
         return dataclasses.asdict(self)
 
 
+def from_conf(conf, **collaborators):
+    """The Recoverer of this process: the one factory every caller uses.
+
+    Registers vmha's options on ``conf`` (safe to repeat: an embedding
+    service passes its own ConfigOpts). ``collaborators`` (compute, db,
+    dispatcher, backend, owner, fencing_driver) replace the ones built from
+    ``conf``. Close it (or use it as a context manager) when done.
+    """
+    vmha_conf.register_opts(conf)
+    return Recoverer(conf, **collaborators)
+
+
 class Recoverer:
     """Recover failed compute hosts; usable embedded or from the CLI.
 
     Collaborators are built from ``conf`` unless given (tests and embedding
-    services pass their own).
+    services pass their own). Build it with :func:`from_conf`.
     """
 
     def __init__(self, conf, compute=None, db=None, dispatcher=None,
@@ -285,6 +308,34 @@ class Recoverer:
         self.dispatcher.close()
         self.backend.close()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def context(self, rec, lease, fence=True):
+        """The RecoveryContext of recovery ``rec`` (its database row) run
+        under ``lease``: every change to Nova or the BMC checks the lease
+        first. ``fence=False`` (capacity retries, which only evacuate): no
+        fencer at all, so nothing can power a host off, and no fencing
+        driver is loaded."""
+        host = self._host(rec.host, allow_maintenance=True)
+        compute = ownership.Guarded(self.compute, ownership.COMPUTE_CHANGES,
+                                    lease)
+        fencer = None
+        if fence:
+            driver = ownership.Guarded(self._driver(host),
+                                       ownership.FENCING_CHANGES, lease)
+            fencer = fencing.Fencer.from_conf(self.conf, driver)
+        return RecoveryContext(
+            conf=self.conf, compute=compute, db=self.db,
+            dispatcher=self.dispatcher, fencer=fencer, host=host,
+            recovery_id=rec.id, level=rec.level,
+            host_stopped=bool(rec.host_stopped),
+            pacer=self.pacer, watcher=self.watcher, services=self.services,
+            watchdog=_evidence(rec) if fence else None)
+
     # -- internals ----------------------------------------------------------
 
     def _host(self, name, allow_maintenance=False):
@@ -317,48 +368,29 @@ class Recoverer:
         rec = self.db.get_recovery(recovery_id)   # as it is now we own it
         if rec.state in db_api.FINAL_STATES:
             return RecoveryReport.load(self.db, recovery_id)
-        host = self._host(rec.host, True)
         if rec.logbook_id is None and rec.state == db_api.PENDING:
-            ctx, book = self._begin(rec, host, detected_by, lease)
+            ctx, book = self._begin(rec, detected_by, lease)
         else:
             LOG.info('Resuming recovery %s of host %s (level %s)', rec.id,
                      rec.host, rec.level)
             book = self._logbook(rec)
             self.db.update_recovery(recovery_id, state=db_api.RUNNING,
                                     owner=self.owner)
-            ctx = self._context(recovery_id, host, rec.level, lease,
-                                rec.host_stopped, _evidence(rec))
+            ctx = self.context(rec, lease)
         return self._run(ctx, book)
 
-    def _begin(self, rec, host, detected_by, lease):
+    def _begin(self, rec, detected_by, lease):
         """Mark a pending recovery started; return its context and book."""
         book = self._new_logbook(rec.id)
         self.db.update_recovery(rec.id, logbook_id=book.uuid,
                                 state=db_api.RUNNING, owner=self.owner)
         self.db.mark_phase(rec.id, 'started_at')
-        self.db.update_host_state(host.name, 'recovering')
-        ctx = self._context(rec.id, host, rec.level, lease,
-                            rec.host_stopped, _evidence(rec))
+        self.db.update_host_state(rec.host, 'recovering')
+        ctx = self.context(rec, lease)
         if detected_by:
             self._emit_detected(ctx, detected_by)
         ctx.emit(events.RECOVERY_STARTED)
         return ctx, book
-
-    def _context(self, recovery_id, host, level, lease,
-                 host_stopped=False, evidence=None):
-        """Every change to Nova or the BMC checks ``lease`` first."""
-        compute = ownership.Guarded(self.compute, ownership.COMPUTE_CHANGES,
-                                    lease)
-        driver = ownership.Guarded(self._driver(host),
-                                   ownership.FENCING_CHANGES, lease)
-        return RecoveryContext(
-            conf=self.conf, compute=compute, db=self.db,
-            dispatcher=self.dispatcher,
-            fencer=fencing.Fencer.from_conf(self.conf, driver), host=host,
-            recovery_id=recovery_id, level=level,
-            host_stopped=bool(host_stopped),
-            pacer=self.pacer, watcher=self.watcher, services=self.services,
-            watchdog=evidence)
 
     def _emit_detected(self, ctx, detected_by):
         """Notify the failure with the detection time as recorded (the

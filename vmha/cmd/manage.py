@@ -266,7 +266,12 @@ class _VmhaCommand:
         return self.app.stdout
 
     def db(self):
-        return db_api.Database.from_conf(self.conf)
+        """This run's database (:meth:`VmhaManage.database`)."""
+        return self.app.database()
+
+    def recoverer(self):
+        """This run's Recoverer (:meth:`VmhaManage.recoverer`)."""
+        return self.app.recoverer()
 
 
 def _usage_error(parser):
@@ -404,11 +409,7 @@ class CredentialsRotate(ShowCommand):
 
     def take_action(self, parsed_args):
         keyring = credentials.Keyring.from_conf(self.conf)
-        db = self.db()
-        try:
-            hosts, values = db.rotate_credentials(keyring)
-        finally:
-            db.dispose()
+        hosts, values = self.db().rotate_credentials(keyring)
         kept = len(keyring.keys) if keyring else 0
         if parsed_args.remove_old_keys and keyring and kept > 1:
             credentials.write_key_file(keyring.path, keyring.keys[:1])
@@ -522,16 +523,13 @@ class HostRecover(_NamedHost, ShowCommand):
     healthy (refused while it still fails)."""
 
     def take_action(self, parsed_args):
-        recoverer = recovery.Recoverer(self.conf)
-        try:
-            report = repair.HostRepair(
-                self.conf, recoverer.compute, recoverer.db,
-                recoverer.dispatcher).run(parsed_args.name)
-            # the host's room is back: evacuations waiting for capacity go
-            retried = capacity.retry_waiting(
-                recoverer, trigger=capacity.TRIGGER_HOST_RECOVERED)
-        finally:
-            recoverer.close()
+        recoverer = self.recoverer()
+        report = repair.HostRepair(
+            self.conf, recoverer.compute, recoverer.db,
+            recoverer.dispatcher).run(parsed_args.name)
+        # the host's room is back: evacuations waiting for capacity go
+        retried = capacity.retry_waiting(
+            recoverer, trigger=capacity.TRIGGER_HOST_RECOVERED)
         data = report.to_dict()
         data['retried_recoveries'] = [_retried(r) for r in retried]
         return self.record(data)
@@ -564,21 +562,18 @@ class Evacuate(ShowCommand):
         return parser
 
     def take_action(self, parsed_args):
-        recoverer = recovery.Recoverer(self.conf)
-        try:
-            # an unknown host is bad input: refuse before recording anything
-            recoverer.compute.get_service(parsed_args.host)
-            if parsed_args.dry_run:
-                self._report = recoverer.dry_run(parsed_args.host,
-                                                 parsed_args.level)
-                self.human = self._dry_run_text
-            else:
-                self._report = recoverer.recover(parsed_args.host,
-                                                 parsed_args.level)
-                self.exit_code = _completed([self._report])
-                self.human = self._report_text
-        finally:
-            recoverer.close()
+        recoverer = self.recoverer()
+        # an unknown host is bad input: refuse before recording anything
+        recoverer.compute.get_service(parsed_args.host)
+        if parsed_args.dry_run:
+            self._report = recoverer.dry_run(parsed_args.host,
+                                             parsed_args.level)
+            self.human = self._dry_run_text
+        else:
+            self._report = recoverer.recover(parsed_args.host,
+                                             parsed_args.level)
+            self.exit_code = _completed([self._report])
+            self.human = self._report_text
         return self.record(self._report.to_dict())
 
     def _report_text(self, parsed_args):
@@ -688,12 +683,9 @@ class RecoveryResume(_Reports):
         return parser
 
     def take_action(self, parsed_args):
-        recoverer = recovery.Recoverer(self.conf)
-        try:
-            reports = ([recoverer.resume(parsed_args.id)] if parsed_args.id
-                       else recoverer.resume_all(wait=False))
-        finally:
-            recoverer.close()
+        recoverer = self.recoverer()
+        reports = ([recoverer.resume(parsed_args.id)] if parsed_args.id
+                   else recoverer.resume_all(wait=False))
         # 2 unless every recovery completed (one left to the live process
         # that runs it is not)
         return self.reports(reports)
@@ -713,15 +705,11 @@ class RecoveryRetry(_Reports):
         return parser
 
     def take_action(self, parsed_args):
-        recoverer = recovery.Recoverer(self.conf)
-        try:
-            if parsed_args.id:
-                recoverer.db.get_recovery(parsed_args.id)   # NotFound
-            reports = capacity.retry_waiting(recoverer,
-                                             host=parsed_args.host,
-                                             recovery_id=parsed_args.id)
-        finally:
-            recoverer.close()
+        recoverer = self.recoverer()
+        if parsed_args.id:
+            recoverer.db.get_recovery(parsed_args.id)   # NotFound
+        reports = capacity.retry_waiting(recoverer, host=parsed_args.host,
+                                         recovery_id=parsed_args.id)
         return self.reports(reports)
 
 
@@ -785,6 +773,38 @@ class VmhaManage(cliff_app.App):
             deferred_help=True)
         manager.add_command('complete', Complete)
         self.conf = None
+        self._recoverer = None
+        self._database = None
+
+    def recoverer(self):
+        """The Recoverer of this run (vmha.recovery.from_conf): built on
+        first use, once, so that a manual recovery runs exactly like the
+        monitor's (ownership lease, pacing, confirmation); closed by
+        :meth:`clean_up`."""
+        if self._recoverer is None:
+            self._recoverer = recovery.from_conf(self.conf)
+        return self._recoverer
+
+    def database(self):
+        """The database of this run: the Recoverer's when one was built,
+        else one Database for the commands that only read or write
+        records (the inventory, the recovery records); disposed by
+        :meth:`clean_up`."""
+        if self._recoverer is not None:
+            return self._recoverer.db
+        if self._database is None:
+            self._database = db_api.Database.from_conf(self.conf)
+        return self._database
+
+    def clean_up(self, cmd, result, err):
+        """Close what the command used (vmha-manage runs one command)."""
+        recoverer, database = self._recoverer, self._database
+        self._recoverer = self._database = None
+        if recoverer is not None:
+            recoverer.close()
+        if database is not None:
+            database.dispose()
+        return super().clean_up(cmd, result, err)
 
     def build_option_parser(self, description, version,
                             argparse_kwargs=None):

@@ -32,7 +32,7 @@ _CLI_OPTS = [
 
 
 def _build(conf):
-    recoverer = recovery.Recoverer(conf)
+    recoverer = recovery.from_conf(conf)
     try:
         return monitor.Monitor(conf, recoverer,
                                runner=runner.get_runner(conf, recoverer))

@@ -1,6 +1,9 @@
 """When a host is failed: the rule vmha-monitor applies, and its guard.
 
-This docstring and the README's "The rule" say the same thing.
+The whole rule is here, as pure functions the monitor (vmha/monitor.py,
+the loop and its I/O) applies each poll: :func:`combine` and :func:`judge`
+(the signals), :func:`veto` (vmha's own records), :func:`mass_guard` (the
+guard). The README links here instead of restating it.
 
 Each poll gives, per host, a *heartbeat* state (vmha-agent through the
 coordination backend) and a *service* state (is nova-compute still writing
@@ -10,10 +13,11 @@ this poll (``[monitor] source_timeout``). Unknown is never "lost".
 
 **Never failed**: the heartbeat is ``alive``; nova-compute is ``up`` (its
 record still changes) -- unless the heartbeat is lost, see below; the
-service is ``handled`` (vmha disabled it) or ``absent`` from Nova. The
-monitor adds: the host is in maintenance, has an unfinished recovery, was
-recovered and not put back (``vmha-manage host recover``), or its last
-recovery failed less than ``[monitor] retry_failed_after`` ago. A service
+service is ``handled`` (vmha disabled it) or ``absent`` from Nova. Vetoes
+from vmha's own records (:func:`veto`): the host is in maintenance, has an
+unfinished recovery, was recovered and not put back (``vmha-manage host
+recover``), or its last recovery failed less than ``[monitor]
+retry_failed_after`` ago. A service
 disabled by an operator or by Nova is *no* veto: a drained host that dies
 is recovered.
 
@@ -45,9 +49,10 @@ Worst-case time from a host's death to its declaration, with agents:
 poll_interval) + poll_interval`` (the monitor sees the last report up to one
 poll late, and declares at the next poll).
 
-**Mass-failure guard**, checked before anything is declared: when the hosts
-about to be declared in one poll, plus those declared within
-``[monitor] mass_failure_window`` before it, are more than
+**Mass-failure guard** (:func:`mass_guard`), checked after the vetoes and
+before anything is declared: when the hosts about to be declared in one
+poll, plus those declared within ``[monitor] mass_failure_window`` before
+it, are more than
 ``max_failed_hosts_percent`` of all hosts the sources know (or more than
 ``max_failed_hosts``), the monitor is probably the one cut off: nothing is
 declared, one ``vmha.host.failure.mass`` alert is raised, and those hosts
@@ -58,6 +63,7 @@ source that was slow to answer cannot turn into a burst of recoveries.
 
 import dataclasses
 
+from vmha.db import api as db_api
 from vmha.detection import base
 
 FAILED = 'failed'
@@ -184,3 +190,119 @@ def mass_failure(count, total, max_percent, max_count):
     too_many_pct = total and 100.0 * count / total > max_percent
     too_many_abs = max_count and count > max_count
     return bool(too_many_pct or too_many_abs)
+
+
+def waiting_on_nova(views):
+    """Hosts whose agent is missing or lost while nova-compute still
+    reports: the moment their record turns stale is the moment the second
+    signal can agree (the monitor polls then, not up to a poll later)."""
+    return [host for host, view in views.items()
+            if view.heartbeat_state in (base.MISSING, base.LOST)
+            and view.service_state == base.UP]
+
+
+# -- the vetoes: what vmha's own records say ----------------------------------
+
+#: the inventory state ``vmha-manage host recover`` leaves behind
+RETURNED = 'healthy'
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """What vmha's database says about one host, read once per poll."""
+
+    #: its inventory entry (vmha.inventory.HostSpec), or None
+    spec: object = None
+    #: its inventory row's state (read only when the rule needs it)
+    state: str = None
+    #: its latest recovery (a db row), or None
+    last: object = None
+
+
+def needs_state(last):
+    """Whether :func:`veto` needs the inventory state: only after a
+    recovery that evacuated the host (was it put back since?)."""
+    return (last is not None and last.state not in db_api.ACTIVE_STATES
+            and last.state != db_api.FAILED)
+
+
+def veto(record, now, retry_failed_after):
+    """Why a host the sources say failed gets no recovery now, or None.
+
+    Not in maintenance; not while a recovery is unfinished; not after one
+    that evacuated it, until ``vmha-manage host recover`` put it back
+    (whatever Nova says or however the sources answer); after a failed
+    one, once ``retry_failed_after`` seconds have passed. ``now``: naive
+    UTC, like the database's timestamps.
+    """
+    if record.spec is not None and record.spec.maintenance:
+        return 'in maintenance'
+    last = record.last
+    if last is None:
+        return None
+    if last.state in db_api.ACTIVE_STATES:
+        return 'recovery %s is unfinished' % last.id
+    if last.state == db_api.FAILED:
+        if last.finished_at and (now - last.finished_at).total_seconds() \
+                >= retry_failed_after:
+            return None
+        return 'recovery %s failed less than %ss ago' % (last.id,
+                                                        retry_failed_after)
+    if record.spec is None or record.state != RETURNED:
+        return ('recovered by %s and not put back into service '
+                '(vmha-manage host recover)' % last.id)
+    return None
+
+
+# -- the mass-failure guard's state -------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class MassState:
+    """What the mass-failure guard remembers between polls."""
+
+    #: host -> clock time it was declared failed
+    declared: tuple = ()
+    #: the hosts the guard holds back (until each is no longer failing)
+    held: frozenset = frozenset()
+
+    def declare(self, host, when):
+        """This state with ``host`` declared at ``when``."""
+        declared = dict(self.declared)
+        declared[host] = when
+        return dataclasses.replace(self, declared=tuple(declared.items()))
+
+
+@dataclasses.dataclass(frozen=True)
+class MassVerdict:
+    """The guard's answer for one poll."""
+
+    state: MassState
+    #: nothing may be declared this poll
+    holds: bool = False
+    #: the hosts to alert about (the guard just tripped), else ()
+    alert: tuple = ()
+
+
+def mass_guard(state, failed, total, now, window, max_percent, max_count):
+    """Apply the mass-failure guard to the hosts about to be declared.
+
+    ``failed``: the hosts the rule declares this poll (after the vetoes);
+    ``total``: how many hosts the sources know; ``now``: clock seconds;
+    ``window``: ``[monitor] mass_failure_window``. The guard trips when
+    ``failed`` plus the hosts declared within ``window`` is a
+    :func:`mass_failure`; it then holds while any of the hosts it held is
+    still failing.
+    """
+    declared = tuple((host, when) for host, when in state.declared
+                     if now - when <= window)
+    failed = set(failed)
+    if state.held & failed:
+        return MassVerdict(MassState(declared, state.held), holds=True)
+    released = MassState(declared)
+    if not failed:
+        return MassVerdict(released)
+    hosts = tuple(sorted(failed | {host for host, _ in declared}))
+    if not mass_failure(len(hosts), total, max_percent, max_count):
+        return MassVerdict(released)
+    return MassVerdict(MassState(declared, frozenset(failed)), holds=True,
+                       alert=hosts)
