@@ -12,6 +12,7 @@ from oslo_config import cfg
 from vmha import compute as compute_mod
 from vmha import conf as vmha_conf
 from vmha import exception
+from tests.unit import fakes
 
 SESSION = object()
 
@@ -537,19 +538,8 @@ def test_timeout_is_a_clear_nova_error(nova):
 
 # -- wait_service_down --------------------------------------------------------
 
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def test_wait_service_down_times_out(nova):
-    clock = Clock()
+    clock = fakes.Clock(100.0)
     with pytest.raises(exception.ServiceNotDown) as err:
         api('2.60').wait_service_down('hostA', timeout=10, interval=2,
                                       sleep=clock.sleep, clock=clock)
@@ -559,7 +549,7 @@ def test_wait_service_down_times_out(nova):
 
 
 def test_wait_service_down_returns_when_down(nova):
-    clock = Clock()
+    clock = fakes.Clock(100.0)
 
     def later(seconds):
         clock.sleep(seconds)
