@@ -11,7 +11,7 @@ import pytest
 from vmha import compute
 from vmha import exception
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 from tests.functional.peers import tcp_proxy
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]

@@ -24,7 +24,7 @@ from vmha import events
 from vmha import inventory
 from vmha import monitor
 from vmha import recovery
-from tests.functional import agents as agentlib
+from tools.lab.access import agents as agentlib
 from tests.unit.conftest import make_conf
 from tests.unit import fakes
 

@@ -19,7 +19,7 @@ from vmha.db import migration
 from vmha.drivers.fencing import ipmi
 from vmha import inventory
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 

@@ -20,6 +20,7 @@ import typing
 import pytest
 
 from tests.functional import peers
+from tools.lab.access import keys
 from tests.functional.peers import ipmi_sim
 from tests.functional.peers import sshd as sshd_peer_mod
 from tests.functional.peers import sushy as sushy_peer
@@ -123,7 +124,7 @@ def _fresh_bmc_sessions():
 @pytest.fixture
 def db(sqlite_url):
     migration.upgrade(sqlite_url)
-    database = db_api.Database(sqlite_url, keyring=peers.keyring())
+    database = db_api.Database(sqlite_url, keyring=keys.keyring())
     yield database
     database.dispose()
 

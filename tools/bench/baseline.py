@@ -18,7 +18,7 @@ from novaclient import client as nova_client
 
 from vmha import compute
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 from tools.bench import cpu
 from tools.bench import lablock
 

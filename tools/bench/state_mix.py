@@ -16,8 +16,8 @@ from vmha import api
 from vmha.db import api as db_api
 from vmha.db import migration
 
-from tests.functional import lab as lablib
-from tests.functional import masakari
+from tools.lab.access import lab as lablib
+from tools.lab.access import masakari
 from tools.bench import baseline
 from tools.bench import compare
 from tools.bench import lablock
