@@ -18,6 +18,8 @@ from tests.functional.peers.coordination import zookeeper_server  # noqa: F401,E
 from tests.functional.peers.ipmi_sim import ipmi_bmc  # noqa: F401
 from tests.functional.peers.ipmi_sim import ipmi_bmc_stuck  # noqa: F401
 from tests.functional.peers.rabbitmq import broker_url  # noqa: F401
+from tests.functional.peers.rabbitmq import listener  # noqa: F401
+from tests.functional.peers.rabbitmq import topic  # noqa: F401
 from tests.functional.peers.sshd import sshd_peer  # noqa: F401
 from tests.functional.peers.sushy import redfish_bmc  # noqa: F401
 from tests.functional.peers.sushy import redfish_ignoring_bmc  # noqa: F401
@@ -69,6 +71,13 @@ def clean_lab(lab_info):
 @pytest.fixture
 def sqlite_url(tmp_path):
     return 'sqlite:///%s' % (tmp_path / 'vmha.sqlite')
+
+
+@pytest.fixture
+def db_url(sqlite_url):
+    """``sqlite_url`` with vmha's schema."""
+    migration.upgrade(sqlite_url)
+    return sqlite_url
 
 
 @pytest.fixture

@@ -23,14 +23,12 @@ import time
 import pytest
 
 from vmha.db import api as db_api
-from vmha.db import migration
 from vmha.drivers.notification import messaging
 from vmha import events
 from vmha import exception
 from vmha import inventory
 from vmha import recovery
 from tests.functional import peers
-from tests.functional.peers import rabbitmq
 from tests.functional.peers import snmptrapd
 from tests.functional.peers.snmptrapd import check_notification
 from tests.functional.peers.snmptrapd import vb
@@ -78,13 +76,6 @@ notification_type = inform
 timeout = 0.5
 retries = 1
 '''
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    url = 'sqlite:///%s' % (tmp_path / 'vmha.sqlite')
-    migration.upgrade(url)
-    return url
 
 
 @pytest.fixture
@@ -176,18 +167,6 @@ def trapd(tmp_path):
     receiver.start()
     yield receiver
     receiver.stop()
-
-
-@pytest.fixture
-def topic():
-    return rabbitmq.unique_topic()
-
-
-@pytest.fixture
-def listener(broker_url, topic, tmp_path):
-    consumer = rabbitmq.Listener(broker_url, topic, tmp_path)
-    yield consumer
-    consumer.stop()
 
 
 def test_every_event_of_a_recovery_reaches_every_receiver(

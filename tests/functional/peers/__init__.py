@@ -134,13 +134,8 @@ def make_conf(**overrides):
 def load_conf(tmp_path, text):
     """A fresh ConfigOpts with vmha's options, read from ``text`` written to
     a new file in ``tmp_path``."""
-    from oslo_config import cfg
-
-    from vmha import conf as vmha_conf
+    from tests.unit import conftest
 
     path = write(os.path.join(str(tmp_path), 'vmha-%s.conf'
                               % uuid.uuid4().hex[:8]), text)
-    conf = cfg.ConfigOpts()
-    vmha_conf.register_opts(conf)
-    conf(['--config-file', path], default_config_files=[])
-    return conf
+    return conftest.make_conf(config_file=path)
