@@ -86,7 +86,7 @@ def vmha_setup(lab_info, sqlite_url, tmp_path):
     migration.upgrade(sqlite_url)
     db = db_api.Database(sqlite_url, keyring=keys.keyring())
     lablib.add_lab_hosts(db, lab_info)
-    conf = lablib.make_conf(tmp_path / 'vmha.conf', lab_info, sqlite_url)
+    conf = lablib.load_conf(tmp_path / 'vmha.conf', lab_info, sqlite_url)
     yield conf, db
     db.dispose()
 

@@ -50,7 +50,7 @@ def test_evacuate_of_a_host_missing_from_the_inventory_is_refused(
     config = lablib.write_config(
         tmp_path / 'vmha.conf', lab_info, url,
         **{'DEFAULT.log_file': tmp_path / 'vmha.log'})
-    conf = lablib.make_conf(tmp_path / 'probe.conf', lab_info, url)
+    conf = lablib.load_conf(tmp_path / 'probe.conf', lab_info, url)
     service_before = _service(nova)
     power_before = _bmc_state(conf, lab_info)
     argv = [sys.executable, '-m', 'vmha.cmd.manage', '--config-file',

@@ -98,7 +98,7 @@ def ssh_case(request, mode):
 CASES = {'ipmi': ipmi_case, 'redfish': redfish_case, 'ssh': ssh_case}
 
 
-def make_conf(url, mode):
+def case_conf(url, mode):
     # the Redfish emulator applies a power change 1-11 s after the request
     count, interval = (26, 0.5) if mode == 'ok' else (4, 0.25)
     return peers.make_conf(
@@ -202,7 +202,7 @@ def test_level2_recovery(request, db, sqlite_url, logs, driver, mode):
     case = CASES[driver](request, mode)
     secrets = {case.spec.bmc_password, ipmi_sim.PASSWORD,
                sushy_peer.PASSWORD}
-    report, compute, dispatcher = recover(make_conf(sqlite_url, mode), db,
+    report, compute, dispatcher = recover(case_conf(sqlite_url, mode), db,
                                           case.spec)
     if mode == 'ok':
         check_recovered(db, case, report, compute, dispatcher)

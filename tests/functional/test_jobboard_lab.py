@@ -62,7 +62,7 @@ def cluster(tmp_path, lab_info, shared_db, clean_lab):
             'jobboard.backend_url': 'redis://127.0.0.1:6379',
             'jobboard.name': group,
             'jobboard.claim_timeout': CLAIM_TIMEOUT}) for i in (0, 1, 2)]
-    conf = lablib.make_conf(tmp_path / 'observer.conf', lab_info, url,
+    conf = lablib.load_conf(tmp_path / 'observer.conf', lab_info, url,
                             **{'coordination.backend_url':
                                agentlib.REDIS_URL,
                                'coordination.group_name': group,

@@ -42,7 +42,7 @@ def setup(workdir, lab_info, **overrides):
     }
     options.update(overrides)
     config = workdir / 'vmha.conf'
-    conf = lablib.make_conf(config, lab_info, url, **options)
+    conf = lablib.load_conf(config, lab_info, url, **options)
     return conf, str(config), db_api.Database.from_conf(conf)
 
 

@@ -127,7 +127,7 @@ def write_config(path, lab_info, db_url, **overrides):
     return str(path)
 
 
-def make_conf(path, lab_info, db_url, **overrides):
+def load_conf(path, lab_info, db_url, **overrides):
     """A vmha ConfigOpts loaded from a config file written for the lab."""
     conf = cfg.ConfigOpts()
     vmha_conf.register_opts(conf)
