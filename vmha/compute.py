@@ -58,7 +58,6 @@ SCHEDULED_TARGET_VERSION = api_versions.APIVersion('2.29')
 LOCK_REASON_VERSION = api_versions.APIVersion('2.73')
 MIGRATION_FILTER_VERSION = api_versions.APIVersion('2.59')
 
-STATE_UP = 'up'
 STATE_DOWN = 'down'
 
 # vm_state values (OS-EXT-STS:vm_state)

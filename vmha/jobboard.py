@@ -4,7 +4,7 @@ One job per recovery, named ``vmha-recovery:<host>:<recovery id>`` and
 carrying ``{'recovery_id', 'host', 'detected_by'}``. The flow state is not in
 the job but in vmha's database (taskflow SQL persistence), so a job is only
 "who should run this recovery now"; losing one (a Redis restarted without
-persistence) loses no work: see :meth:`Board.post_missing`.
+persistence) loses no work: see :meth:`Board.repost_orphans`.
 
 Claims: the Redis jobboard claims without expiry, so a dead conductor's job
 would stay claimed forever. :class:`ExpiringClaims` claims with

@@ -11,7 +11,6 @@ import os
 import pathlib
 import signal
 import sys
-import time
 import uuid
 
 import pytest
@@ -24,6 +23,7 @@ from vmha import jobboard
 
 from tests.functional import fakenova
 from tests.functional import peers
+from tools.lab.access import agents as agentlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCE = 'hostA'
@@ -59,14 +59,8 @@ claim_timeout = %(ttl)s
 
 
 def wait_for(condition, what, timeout=60.0, interval=0.05):
-    """Poll ``condition`` until it returns something true; return that."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail('timed out after %ss waiting for %s' % (timeout, what))
+    """agents.wait_for with the cluster's default timeout."""
+    return agentlib.wait_for(condition, timeout, interval, what)
 
 
 class Cluster:

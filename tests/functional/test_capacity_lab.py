@@ -22,7 +22,7 @@ from vmha import capacity
 from vmha.db import api as db_api
 from vmha import recovery
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 

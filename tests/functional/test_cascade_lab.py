@@ -21,8 +21,8 @@ import pytest
 
 from vmha.db import api as db_api
 
-from tests.functional import agents as agentlib
-from tests.functional import lab as lablib
+from tools.lab.access import agents as agentlib
+from tools.lab.access import lab as lablib
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 

@@ -13,8 +13,8 @@ from vmha import compute as compute_mod
 from vmha.db import api as db_api
 from vmha import exception
 
-from tests.functional import lab as lablib
-from tests.functional.lab import requires_lab
+from tools.lab.access import lab as lablib
+from tools.lab.access.lab import requires_lab
 
 pytestmark = [requires_lab, lablib.pytest.mark.lab]
 

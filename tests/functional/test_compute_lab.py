@@ -11,7 +11,7 @@ import pytest
 from vmha import compute
 from vmha import exception
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 from tests.functional.peers import tcp_proxy
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
@@ -20,7 +20,7 @@ VERSIONS = ['auto', '2.52', '2.11']
 
 
 def _api(tmp_path, lab_info, version, **overrides):
-    conf = lablib.make_conf(tmp_path / 'vmha.conf', lab_info,
+    conf = lablib.load_conf(tmp_path / 'vmha.conf', lab_info,
                             'sqlite:///%s' % (tmp_path / 'x.sqlite'),
                             **{'nova.api_version': version, **overrides})
     return compute.ComputeAPI.from_conf(conf)

@@ -23,7 +23,7 @@ from vmha.db import api as db_api
 from vmha import recovery
 from vmha import runner
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 

@@ -23,8 +23,8 @@ from vmha.db import api as db_api
 from vmha.db import migration
 
 from tests.functional import dbs
-from tests.functional import peers
-from tests.functional import lab as lablib
+from tools.lab.access import keys
+from tools.lab.access import lab as lablib
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 
@@ -63,7 +63,7 @@ def _kill_when(proc, db, point, timeout=120):
 
 def _crash_and_resume(tmp_path, lab_info, nova, url, point):
     migration.upgrade(url)
-    db = db_api.Database(url, keyring=peers.keyring())
+    db = db_api.Database(url, keyring=keys.keyring())
     lablib.add_lab_hosts(db, lab_info)
     config = lablib.write_config(
         tmp_path / 'vmha.conf', lab_info, url,

@@ -16,6 +16,7 @@ import pytest
 from tests.functional import dbs
 from tests.functional.peers import tcp_proxy
 from tests.functional import peers
+from tools.lab.access import keys
 from tests.unit import fakes
 from vmha.db import api as db_api
 from vmha.db import migration
@@ -55,7 +56,7 @@ def cut_for(proxy, seconds):
 def test_short_outage_is_retried(proxied_url, caplog):
     url, proxy = proxied_url
     db = db_api.Database(url, retry_timeout=15, retry_interval=0.2,
-                         keyring=peers.keyring())
+                         keyring=keys.keyring())
     db.add_host(spec('c0'))                 # a pooled connection exists
     timer = cut_for(proxy, 2.0)
     started = time.monotonic()
@@ -75,7 +76,7 @@ def test_short_outage_is_retried(proxied_url, caplog):
 def test_long_outage_is_a_clear_error_and_writes_nothing(proxied_url):
     url, proxy = proxied_url
     db = db_api.Database(url, retry_timeout=1.0, retry_interval=0.2,
-                         keyring=peers.keyring())
+                         keyring=keys.keyring())
     db.add_host(spec('c0'))
     timer = cut_for(proxy, 4.0)
     with pytest.raises(exception.DatabaseError) as err:

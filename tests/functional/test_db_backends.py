@@ -10,7 +10,7 @@ from vmha import exception
 from vmha import inventory
 
 from tests.functional import dbs
-from tests.functional import peers
+from tools.lab.access import keys
 
 
 @pytest.fixture(params=sorted(dbs.SERVERS))
@@ -54,14 +54,14 @@ def test_migration_0005_encrypts_plaintext_rows(server_url):
             {'p': 'Bmc-S3cret', 'o': '{"kg": "K3y"}'})
     with pytest.raises(Exception, match='credential_key_file'):
         migration.upgrade(server_url)           # no key: refused
-    migration.upgrade(server_url, keyring=peers.keyring())
+    migration.upgrade(server_url, keyring=keys.keyring())
     with engine.connect() as conn:
         password, options = conn.execute(sa.text(
             "SELECT bmc_password, bmc_options FROM hosts")).one()
     engine.dispose()
     assert password.startswith('fernet:') and 'S3cret' not in password
     assert 'K3y' not in str(options)
-    db = db_api.Database(server_url, keyring=peers.keyring())
+    db = db_api.Database(server_url, keyring=keys.keyring())
     spec = db.get_host('c1')
     assert (spec.bmc_password, spec.bmc_options) == ('Bmc-S3cret',
                                                      {'kg': 'K3y'})
@@ -74,7 +74,7 @@ def test_migration_0005_encrypts_plaintext_rows(server_url):
 
 def test_repository_round_trip(server_url):
     migration.upgrade(server_url)
-    db = db_api.Database(server_url, keyring=peers.keyring())
+    db = db_api.Database(server_url, keyring=keys.keyring())
     db.add_host(inventory.HostSpec(name='c1', fencing_driver='ipmi',
                                    bmc_address='10.0.0.1', bmc_port=623,
                                    bmc_username='admin',

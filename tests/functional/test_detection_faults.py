@@ -19,12 +19,11 @@ import time
 import pytest
 
 from vmha.db import api as db_api
-from vmha.db import migration
 from vmha import events
 from vmha import inventory
 from vmha import monitor
 from vmha import recovery
-from tests.functional import agents as agentlib
+from tools.lab.access import agents as agentlib
 from tests.unit.conftest import make_conf
 from tests.unit import fakes
 
@@ -39,13 +38,6 @@ def stalled_port():
     sock.listen(64)
     yield sock.getsockname()[1]
     sock.close()
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    url = 'sqlite:///%s' % (tmp_path / 'vmha.sqlite')
-    migration.upgrade(url)
-    return url
 
 
 def _backend(kind, port):

@@ -27,7 +27,7 @@ from vmha import inventory
 from vmha import monitor as monitor_mod
 from vmha import recovery
 from vmha import repair
-from tests.functional import agents as agentlib
+from tools.lab.access import agents as agentlib
 from tests.unit.conftest import make_conf
 from tests.unit import fakes
 

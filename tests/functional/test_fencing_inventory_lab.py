@@ -19,7 +19,7 @@ from vmha.db import migration
 from vmha.drivers.fencing import ipmi
 from vmha import inventory
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 
@@ -50,7 +50,7 @@ def test_evacuate_of_a_host_missing_from_the_inventory_is_refused(
     config = lablib.write_config(
         tmp_path / 'vmha.conf', lab_info, url,
         **{'DEFAULT.log_file': tmp_path / 'vmha.log'})
-    conf = lablib.make_conf(tmp_path / 'probe.conf', lab_info, url)
+    conf = lablib.load_conf(tmp_path / 'probe.conf', lab_info, url)
     service_before = _service(nova)
     power_before = _bmc_state(conf, lab_info)
     argv = [sys.executable, '-m', 'vmha.cmd.manage', '--config-file',

@@ -20,6 +20,7 @@ import typing
 import pytest
 
 from tests.functional import peers
+from tools.lab.access import keys
 from tests.functional.peers import ipmi_sim
 from tests.functional.peers import sshd as sshd_peer_mod
 from tests.functional.peers import sushy as sushy_peer
@@ -97,7 +98,7 @@ def ssh_case(request, mode):
 CASES = {'ipmi': ipmi_case, 'redfish': redfish_case, 'ssh': ssh_case}
 
 
-def make_conf(url, mode):
+def case_conf(url, mode):
     # the Redfish emulator applies a power change 1-11 s after the request
     count, interval = (26, 0.5) if mode == 'ok' else (4, 0.25)
     return peers.make_conf(
@@ -123,7 +124,7 @@ def _fresh_bmc_sessions():
 @pytest.fixture
 def db(sqlite_url):
     migration.upgrade(sqlite_url)
-    database = db_api.Database(sqlite_url, keyring=peers.keyring())
+    database = db_api.Database(sqlite_url, keyring=keys.keyring())
     yield database
     database.dispose()
 
@@ -201,7 +202,7 @@ def test_level2_recovery(request, db, sqlite_url, logs, driver, mode):
     case = CASES[driver](request, mode)
     secrets = {case.spec.bmc_password, ipmi_sim.PASSWORD,
                sushy_peer.PASSWORD}
-    report, compute, dispatcher = recover(make_conf(sqlite_url, mode), db,
+    report, compute, dispatcher = recover(case_conf(sqlite_url, mode), db,
                                           case.spec)
     if mode == 'ok':
         check_recovered(db, case, report, compute, dispatcher)

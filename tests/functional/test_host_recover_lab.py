@@ -16,7 +16,7 @@ import sys
 from vmha import api
 from vmha.db import api as db_api
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 
 pytestmark = [lablib.requires_lab, lablib.pytest.mark.lab]
 

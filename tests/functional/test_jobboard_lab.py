@@ -22,11 +22,11 @@ from vmha.db import api as db_api
 from vmha.db import migration
 from vmha import jobboard
 
-from tests.functional import agents as agentlib
+from tools.lab.access import agents as agentlib
 from tests.functional import dbs
-from tests.functional import peers
-from tests.functional import lab as lablib
-from tests.functional import lab_monitors
+from tools.lab.access import keys
+from tools.lab.access import lab as lablib
+from tools.lab.access import monitors as lab_monitors
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 
@@ -40,7 +40,7 @@ def shared_db(lab_info):
     """A fresh PostgreSQL database holding the lab's hosts."""
     with dbs.scratch_database('postgresql') as url:
         migration.upgrade(url)
-        db = db_api.Database(url, keyring=peers.keyring())
+        db = db_api.Database(url, keyring=keys.keyring())
         lablib.add_lab_hosts(db, lab_info)
         yield url, db
         db.dispose()
@@ -62,7 +62,7 @@ def cluster(tmp_path, lab_info, shared_db, clean_lab):
             'jobboard.backend_url': 'redis://127.0.0.1:6379',
             'jobboard.name': group,
             'jobboard.claim_timeout': CLAIM_TIMEOUT}) for i in (0, 1, 2)]
-    conf = lablib.make_conf(tmp_path / 'observer.conf', lab_info, url,
+    conf = lablib.load_conf(tmp_path / 'observer.conf', lab_info, url,
                             **{'coordination.backend_url':
                                agentlib.REDIS_URL,
                                'coordination.group_name': group,

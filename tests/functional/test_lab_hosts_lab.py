@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 

@@ -13,9 +13,9 @@ Skipped unless the lab runs Masakari (``tools/lab/lab up --with
 masakari``).
 """
 
-from tests.functional import lab as lablib
-from tests.functional.lab import requires_lab
-from tests.functional import masakari
+from tools.lab.access import lab as lablib
+from tools.lab.access.lab import requires_lab
+from tools.lab.access import masakari
 
 pytestmark = [requires_lab, masakari.requires_masakari,
               lablib.pytest.mark.lab]

@@ -18,7 +18,6 @@ from vmha.drivers.notification import messaging
 from vmha import events
 from vmha import notifier
 from tests.functional import peers
-from tests.functional.peers import rabbitmq
 
 # of the range reserved for the notification tests (16260-16279)
 CLOSED_PORT = 16279
@@ -37,18 +36,6 @@ retry = %(retry)d
 send_timeout = %(timeout)s
 ''' % {'section': section, 'url': url, 'topic': topic, 'retry': retry,
        'timeout': send_timeout})
-
-
-@pytest.fixture
-def topic():
-    return rabbitmq.unique_topic()
-
-
-@pytest.fixture
-def listener(broker_url, topic, tmp_path):
-    consumer = rabbitmq.Listener(broker_url, topic, tmp_path)
-    yield consumer
-    consumer.stop()
 
 
 @pytest.fixture

@@ -23,18 +23,17 @@ import time
 import pytest
 
 from vmha.db import api as db_api
-from vmha.db import migration
 from vmha.drivers.notification import messaging
 from vmha import events
 from vmha import exception
 from vmha import inventory
 from vmha import recovery
 from tests.functional import peers
-from tests.functional.peers import rabbitmq
 from tests.functional.peers import snmptrapd
 from tests.functional.peers.snmptrapd import check_notification
 from tests.functional.peers.snmptrapd import vb
 from tests.unit import fakes
+from tools.lab.access import agents as agentlib
 
 HOST = 'hostA'
 #: of the range reserved for the notification tests (16260-16279)
@@ -78,13 +77,6 @@ notification_type = inform
 timeout = 0.5
 retries = 1
 '''
-
-
-@pytest.fixture
-def db_url(tmp_path):
-    url = 'sqlite:///%s' % (tmp_path / 'vmha.sqlite')
-    migration.upgrade(url)
-    return url
 
 
 @pytest.fixture
@@ -178,18 +170,6 @@ def trapd(tmp_path):
     receiver.stop()
 
 
-@pytest.fixture
-def topic():
-    return rabbitmq.unique_topic()
-
-
-@pytest.fixture
-def listener(broker_url, topic, tmp_path):
-    consumer = rabbitmq.Listener(broker_url, topic, tmp_path)
-    yield consumer
-    consumer.stop()
-
-
 def test_every_event_of_a_recovery_reaches_every_receiver(
         tmp_path, db_url, db, broker_url, topic, listener, trapd,
         recoverers, caplog):
@@ -243,14 +223,6 @@ def failures_recorded(db, recovery_id):
             if e.event_type == events.NOTIFICATION_FAILED]
 
 
-def wait_until(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail('%s not within %ss' % (what, timeout), pytrace=False)
-        time.sleep(0.1)
-
-
 def test_dead_receivers_neither_stall_nor_fail_the_recovery(
         tmp_path, db_url, db, recoverers, caplog):
     with socket.socket() as probe:
@@ -280,8 +252,9 @@ def test_dead_receivers_neither_stall_nor_fail_the_recovery(
     assert len(log_lines(caplog)) == len(sent)
 
     # the dead drivers work through their queues in the background
-    wait_until(lambda: len(failures_recorded(db, report.id))
-               == 2 * len(sent), 60, 'every delivery failure recorded')
+    agentlib.wait_for(lambda: len(failures_recorded(db, report.id))
+                      == 2 * len(sent), 60, interval=0.1,
+                      what='every delivery failure recorded')
     failed = failures_recorded(db, report.id)
     by_driver = {}
     for row in failed:

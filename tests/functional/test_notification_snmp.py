@@ -9,10 +9,8 @@ import subprocess
 import time
 import uuid
 
-from oslo_config import cfg
 import pytest
 
-from vmha import conf as vmha_conf
 from vmha.conf import notification_snmp as snmp_conf
 from vmha.drivers.notification import base
 from vmha.drivers.notification import log as log_driver
@@ -22,20 +20,17 @@ from vmha import notifier
 from tests.functional.peers import snmptrapd
 from tests.functional.peers.snmptrapd import by_host
 from tests.functional.peers.snmptrapd import check_notification
+from tests.unit.conftest import make_conf
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MIB_DIR = ROOT / 'etc' / 'mib'
 BASE = snmp_conf.DEFAULT_BASE_OID
 
 
-def make_conf(**overrides):
+def snmp_options(**overrides):
     """vmha's options, with ``[notification_snmp] name=value`` overrides."""
-    conf = cfg.ConfigOpts()
-    vmha_conf.register_opts(conf)
-    conf([], default_config_files=[])
-    for name, value in overrides.items():
-        conf.set_override(name, value, 'notification_snmp')
-    return conf
+    return make_conf(**{'notification_snmp__' + name: value
+                        for name, value in overrides.items()})
 
 
 @pytest.fixture(scope='module')
@@ -70,7 +65,7 @@ def make_driver():
                           priv_protocol='AES', priv_key=snmptrapd.PRIV_KEY,
                           engine_id=snmptrapd.SENDER_ENGINE_ID)
         values.update(overrides)
-        conf = make_conf(**values)
+        conf = snmp_options(**values)
         made.append(snmp.SnmpNotifier(conf))
         return made[-1]
 

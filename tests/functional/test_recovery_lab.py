@@ -10,8 +10,8 @@ per-phase timeline recorded.
 from vmha import api
 from vmha.db import api as db_api
 
-from tests.functional import lab as lablib
-from tests.functional.lab import requires_lab
+from tools.lab.access import lab as lablib
+from tools.lab.access.lab import requires_lab
 
 pytestmark = [requires_lab, lablib.pytest.mark.lab]
 

@@ -20,9 +20,9 @@ import pytest
 from vmha.db import api as db_api
 from vmha import events
 
-from tests.functional import agents as agentlib
-from tests.functional import lab as lablib
-from tests.functional import lab_monitors
+from tools.lab.access import agents as agentlib
+from tools.lab.access import lab as lablib
+from tools.lab.access import monitors as lab_monitors
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]
 

@@ -11,7 +11,7 @@ import time
 
 from vmha.drivers.watchdog import linux
 
-from tests.functional import agents as agentlib
+from tools.lab.access import agents as agentlib
 from tests.unit.conftest import make_conf
 
 

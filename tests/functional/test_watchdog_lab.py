@@ -29,9 +29,9 @@ import pytest
 from vmha.db import api as db_api
 from vmha import watchdog
 
-from tests.functional import agents as agentlib
-from tests.functional import lab as lablib
-from tests.functional import lab_monitors
+from tools.lab.access import agents as agentlib
+from tools.lab.access import lab as lablib
+from tools.lab.access import monitors as lab_monitors
 from tests.functional.peers import tcp_proxy
 
 pytestmark = [lablib.requires_lab, pytest.mark.lab]

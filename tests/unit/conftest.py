@@ -68,11 +68,17 @@ def open_db(db_url):
         path) if os.path.exists(path) else None)
 
 
-def make_conf(**overrides):
-    """A fresh ConfigOpts with vmha's options; ``group__name=value``."""
+def make_conf(config_file=None, **overrides):
+    """A fresh ConfigOpts with vmha's options, read from ``config_file``
+    if given (never from /etc); ``group__name=value`` overrides.
+
+    The one way the tests build a configuration (the functional tests'
+    peers.make_conf adds their credential key to it).
+    """
     conf = cfg.ConfigOpts()
     vmha_conf.register_opts(conf)
-    conf([], default_config_files=[])
+    conf(['--config-file', str(config_file)] if config_file else [],
+         default_config_files=[])
     for key, value in overrides.items():
         group, _, name = key.rpartition('__')
         conf.set_override(name, value, group or None)

@@ -320,16 +320,23 @@ class RecordingDispatcher:
 
 
 class Clock:
-    """A settable clock: ``clock()`` returns ``clock.now``."""
+    """A settable clock: ``clock()`` returns ``clock.now``. ``sleep`` is
+    its time.sleep: it advances the clock at once and records the seconds
+    in ``sleeps``, so a wait loop runs without waiting."""
 
     def __init__(self, now=1_000_000.0):
         self.now = now
+        self.sleeps = []
 
     def __call__(self):
         return self.now
 
     def advance(self, seconds):
         self.now += seconds
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.advance(seconds)
 
 
 class FakeMembership:

@@ -7,11 +7,11 @@ from keystoneauth1 import exceptions as ks_exc
 import novaclient
 from novaclient import exceptions as nova_exc
 import pytest
-from oslo_config import cfg
 
 from vmha import compute as compute_mod
-from vmha import conf as vmha_conf
 from vmha import exception
+from tests.unit.conftest import make_conf
+from tests.unit import fakes
 
 SESSION = object()
 
@@ -515,10 +515,7 @@ def test_list_host_evacuations_keeps_those_from_the_host(nova):
 def test_requests_have_a_deadline_by_default():
     """keystoneauth waits forever unless told; vmha's [nova] timeout is set
     unless the operator sets another one."""
-    conf = cfg.ConfigOpts()
-    vmha_conf.register_opts(conf)
-    conf([], default_config_files=[])
-    conf.set_override('auth_type', 'none', 'nova')
+    conf = make_conf(nova__auth_type='none')
     assert conf.nova.timeout == 30
     assert compute_mod.load_session(conf).timeout == 30.0
     conf.set_override('timeout', 5, 'nova')
@@ -537,19 +534,8 @@ def test_timeout_is_a_clear_nova_error(nova):
 
 # -- wait_service_down --------------------------------------------------------
 
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
 def test_wait_service_down_times_out(nova):
-    clock = Clock()
+    clock = fakes.Clock(100.0)
     with pytest.raises(exception.ServiceNotDown) as err:
         api('2.60').wait_service_down('hostA', timeout=10, interval=2,
                                       sleep=clock.sleep, clock=clock)
@@ -559,7 +545,7 @@ def test_wait_service_down_times_out(nova):
 
 
 def test_wait_service_down_returns_when_down(nova):
-    clock = Clock()
+    clock = fakes.Clock(100.0)
 
     def later(seconds):
         clock.sleep(seconds)
@@ -576,10 +562,7 @@ def test_wait_service_down_returns_when_down(nova):
 def _conf(tmp_path, nova_section):
     path = tmp_path / 'vmha.conf'
     path.write_text('[nova]\n' + nova_section)
-    conf = cfg.ConfigOpts()
-    vmha_conf.register_opts(conf)
-    conf(['--config-file', str(path)], default_config_files=[])
-    return conf
+    return make_conf(config_file=path)
 
 
 def test_from_conf_without_auth_type(tmp_path):

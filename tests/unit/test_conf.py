@@ -23,10 +23,7 @@ def load(tmp_path, text):
     """A ConfigOpts with vmha's options, loaded from a temp config file."""
     path = tmp_path / 'vmha.conf'
     path.write_text(text)
-    conf = cfg.ConfigOpts()
-    vmha_conf.register_opts(conf)
-    conf(['--config-file', str(path)], default_config_files=[])
-    return conf
+    return make_conf(config_file=path)
 
 
 def test_defaults_are_valid():

@@ -11,11 +11,6 @@ from tests.unit import fakes
 from tests.unit.conftest import HOST
 
 
-class _Clock(fakes.Clock):
-    def sleep(self, seconds):
-        self.advance(seconds)
-
-
 def _heading_to_hostb(compute):
     """Evacuate requests go to hostB, with Nova's migration record, and the
     rebuild lasts several dead-end check periods."""
@@ -37,7 +32,7 @@ def _evacuate(make_ctx, compute):
     ctx = make_ctx(services=service_states.ServiceStates(compute, 0.0))
     entry = {e['id']: e for e in instances.ListInstances(ctx).execute()}['i1']
     compute.calls.clear()
-    clock = _Clock()
+    clock = fakes.Clock()
     return evacuation.EvacuateInstance(ctx, entry, sleep=clock.sleep,
                                        clock=clock).execute()
 

@@ -12,11 +12,6 @@ from tests.unit import fakes
 from tests.unit.conftest import HOST
 
 
-class _Clock(fakes.Clock):
-    def sleep(self, seconds):
-        self.advance(seconds)
-
-
 def test_one_listing_per_ttl_answers_every_host(compute):
     clock = fakes.Clock()
     states = service_states.ServiceStates(compute, 0.5, clock=clock)
@@ -49,7 +44,7 @@ def _slow_evacuation(make_ctx, compute, services):
     compute.rebuild_polls = slow
     compute.add_instance('i1')
     ctx = make_ctx(services=services)
-    clock = _Clock()
+    clock = fakes.Clock()
     entry = _plan(ctx)['i1']
     compute.calls.clear()
     return evacuation.EvacuateInstance(ctx, entry, sleep=clock.sleep,

@@ -20,7 +20,7 @@ import pytest
 
 from vmha.conf import evacuation as evacuation_opts
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 from tools.bench import baseline
 from tools.bench import lablock
 from tools.bench import monitor_load

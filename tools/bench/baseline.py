@@ -18,7 +18,7 @@ from novaclient import client as nova_client
 
 from vmha import compute
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 from tools.bench import cpu
 from tools.bench import lablock
 
@@ -28,7 +28,7 @@ POLL = 0.5   # as vmha's [evacuation] confirm_interval in the lab config
 
 def _client(workdir, lab_info):
     """An admin novaclient at the newest microversion (vmha's session)."""
-    conf = lablib.make_conf(workdir / 'nova.conf', lab_info, 'sqlite://')
+    conf = lablib.load_conf(workdir / 'nova.conf', lab_info, 'sqlite://')
     session = compute.load_session(conf)
     region = lab_info['auth'].get('region_name', 'RegionOne')
     base = nova_client.Client('2.1', session=session, region_name=region)

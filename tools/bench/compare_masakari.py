@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from tests.functional import lab as lablib
-from tests.functional import masakari
+from tools.lab.access import lab as lablib
+from tools.lab.access import masakari
 from tools.bench import baseline
 from tools.bench import compare
 from tools.bench import cpu

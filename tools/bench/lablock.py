@@ -1,14 +1,14 @@
 """The lab lock, held for one case at a time.
 
 The lab is shared with the functional tests, whose sessions hold the lab
-lock (tests.functional.lab.LAB_LOCK) while they use it; the benchmark takes
+lock (tools.lab.access.lab.LAB_LOCK) while they use it; the benchmark takes
 the same lock around each case (reset, boot, fail, recover), not around the
 whole run, so that a test suite can run between two cases.
 """
 
 import contextlib
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ failure it caused, and expresses every recorded instant as seconds after it,
 so that runs can be compared and charted on one axis.
 """
 
-from tests.functional import lab_monitors
+from tools.lab.access import monitors as lab_monitors
 from vmha import metrics
 
 #: the recovery's instants the benchmark reads, in flow order

@@ -1,7 +1,7 @@
 """A rack lost: 2 of 6 hosts fail at the same moment, 25 servers each.
 
 Inside the lab lock the lab is grown to six hosts (``lab up --hosts 6``,
-tests.functional.lab.more_hosts) and shrunk back to three before the lock
+tools.lab.access.lab.more_hosts) and shrunk back to three before the lock
 is released. hostA and hostB get 25 servers each; ``lab fail hostA hostB``
 powers both off through their BMCs at once (one thread each), and the clock
 starts when both computes are dead.
@@ -20,9 +20,9 @@ starts when both computes are dead.
 import signal
 import time
 
-from tests.functional import agents as agentlib
-from tests.functional import lab as lablib
-from tests.functional import lab_monitors
+from tools.lab.access import agents as agentlib
+from tools.lab.access import lab as lablib
+from tools.lab.access import monitors as lab_monitors
 from tools.bench import baseline
 from tools.bench import cpu
 from tools.bench import lablock

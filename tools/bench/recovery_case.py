@@ -15,9 +15,9 @@ import time
 
 from vmha.db import api as db_api
 
-from tests.functional import agents as agentlib
-from tests.functional import lab as lablib
-from tests.functional import lab_monitors
+from tools.lab.access import agents as agentlib
+from tools.lab.access import lab as lablib
+from tools.lab.access import monitors as lab_monitors
 from tools.bench import cpu
 from tools.bench import lablock
 from tools.bench import phases

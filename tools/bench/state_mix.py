@@ -16,8 +16,8 @@ from vmha import api
 from vmha.db import api as db_api
 from vmha.db import migration
 
-from tests.functional import lab as lablib
-from tests.functional import masakari
+from tools.lab.access import lab as lablib
+from tools.lab.access import masakari
 from tools.bench import baseline
 from tools.bench import compare
 from tools.bench import lablock
@@ -79,7 +79,7 @@ def through_vmha(client, workdir, lab_info):
     db = db_api.Database(url)
     try:
         lablib.add_lab_hosts(db, lab_info)
-        conf = lablib.make_conf(workdir / 'vmha.conf', lab_info, url)
+        conf = lablib.load_conf(workdir / 'vmha.conf', lab_info, url)
         by_state = build(client)
         lablib.lab('fail', SOURCE, '--mode', 'bmc')
         report = api.recover_host(conf, SOURCE, level=2)

@@ -1,7 +1,7 @@
 """vmha as the benchmark runs it: embedded defaults plus the lab's timings.
 
 Everything not set here is vmha's default (SQLite database, 16 evacuation
-workers, ``nova,heartbeat`` detection); ``tests.functional.lab`` wires the
+workers, ``nova,heartbeat`` detection); ``tools.lab.access.lab`` wires the
 config file to the lab's Nova and BMCs exactly as for the functional tests.
 The detection timings are the ones the README documents for the lab
 (agents on Redis, heartbeat_timeout 3 s + poll_interval 1 s).
@@ -10,8 +10,8 @@ The detection timings are the ones the README documents for the lab
 from vmha.db import api as db_api
 from vmha.db import migration
 
-from tests.functional import agents as agentlib
-from tests.functional import lab as lablib
+from tools.lab.access import agents as agentlib
+from tools.lab.access import lab as lablib
 
 HEARTBEAT_INTERVAL = 0.5
 HEARTBEAT_TIMEOUT = 3.0
@@ -42,7 +42,7 @@ def setup(workdir, lab_info, **overrides):
     }
     options.update(overrides)
     config = workdir / 'vmha.conf'
-    conf = lablib.make_conf(config, lab_info, url, **options)
+    conf = lablib.load_conf(config, lab_info, url, **options)
     return conf, str(config), db_api.Database.from_conf(conf)
 
 

@@ -16,7 +16,6 @@ in front of the machine's PostgreSQL (16280), the Nova tests one in front of
 the lab's nova-api (16281).
 """
 
-import base64
 import contextlib
 import os
 import shutil
@@ -24,11 +23,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
 import pytest
+
+from tools.lab.access import keys
 
 HOST = '127.0.0.1'
 #: a port nothing listens on (the "unreachable BMC" cases)
@@ -123,49 +123,19 @@ def write(path, text, mode=0o644):
     return path
 
 
-#: the functional tests' credential key ([inventory] credential_key_file):
-#: fixed, so that every process and configuration of a run agree (and two
-#: runs writing the file write the same bytes); not a secret
-TEST_KEY = base64.urlsafe_b64encode(
-    b'vmha-functional-tests-not-secret').decode('ascii')
-KEY_FILE = os.path.join(tempfile.gettempdir(),
-                        'vmha-functional-credential.key')
-
-
-def key_file():
-    """KEY_FILE, written (owner-only) if missing."""
-    from vmha import credentials
-
-    if not os.path.exists(KEY_FILE):
-        credentials.write_key_file(KEY_FILE, [TEST_KEY])
-    return KEY_FILE
-
-
-def keyring():
-    """The Keyring of TEST_KEY, for a Database a test opens itself."""
-    from vmha import credentials
-
-    return credentials.Keyring([TEST_KEY], path=key_file())
-
-
 def make_conf(**overrides):
     """A fresh ConfigOpts with vmha's options; ``group__name=value``."""
     from tests.unit import conftest
 
-    overrides.setdefault('inventory__credential_key_file', key_file())
+    overrides.setdefault('inventory__credential_key_file', keys.key_file())
     return conftest.make_conf(**overrides)
 
 
 def load_conf(tmp_path, text):
     """A fresh ConfigOpts with vmha's options, read from ``text`` written to
     a new file in ``tmp_path``."""
-    from oslo_config import cfg
-
-    from vmha import conf as vmha_conf
+    from tests.unit import conftest
 
     path = write(os.path.join(str(tmp_path), 'vmha-%s.conf'
                               % uuid.uuid4().hex[:8]), text)
-    conf = cfg.ConfigOpts()
-    vmha_conf.register_opts(conf)
-    conf(['--config-file', path], default_config_files=[])
-    return conf
+    return conftest.make_conf(config_file=path)

@@ -63,6 +63,20 @@ def unique_topic():
     return 'vmha_test_%s' % uuid.uuid4().hex[:8]
 
 
+@pytest.fixture
+def topic():
+    """A topic of its own for one test."""
+    return unique_topic()
+
+
+@pytest.fixture
+def listener(broker_url, topic, tmp_path):
+    """The example listener on ``topic`` of ``broker_url``."""
+    consumer = Listener(broker_url, topic, tmp_path)
+    yield consumer
+    consumer.stop()
+
+
 class Listener:
     """doc/examples/notification_listener.py running in a process."""
 

@@ -22,21 +22,8 @@ HOST = inventory.HostSpec(name='c1', bmc_address='192.0.2.5', bmc_port=623,
                           bmc_username='admin', bmc_password='S3cret!')
 
 
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-        self.sleeps = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def make(driver, count=5, interval=2.0, timeout=5):
-    clock = Clock()
+    clock = fakes.Clock(100.0)
     return fencing.Fencer(driver, count, interval, timeout,
                           sleep=clock.sleep, clock=clock), clock
 

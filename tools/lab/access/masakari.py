@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from tests.functional import lab as lablib
+from tools.lab.access import lab as lablib
 
 API_URL = 'http://127.0.0.1:15868/'
 SOURCE = 'hostA'

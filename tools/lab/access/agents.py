@@ -1,4 +1,5 @@
-"""vmha-agent processes and a monitor thread for the detection tests.
+"""vmha-agent processes and a monitor thread, for the detection tests and
+the benchmark.
 
 Agents run as real ``vmha-agent`` processes (``python -m vmha.cmd.agent``)
 against the real Redis on 127.0.0.1:6379; each test uses its own group and

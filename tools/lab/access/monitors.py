@@ -9,12 +9,9 @@ import datetime
 import signal
 import subprocess
 import sys
-import time
 
-import pytest
-
-from tests.functional import agents as agentlib
-from tests.functional import lab as lablib
+from tools.lab.access import agents as agentlib
+from tools.lab.access import lab as lablib
 
 HB_TIMEOUT = 3.0
 POLL = 1.0
@@ -97,36 +94,3 @@ class MonitorProcess:
             self.proc.wait(60)
         except subprocess.TimeoutExpired:
             self.kill()
-
-
-@pytest.fixture
-def start_cluster(tmp_path, lab_info, vmha_setup, sqlite_url, clean_lab):
-    """start(level, backend_url, **options) -> (db, agents, monitor
-    process), with agents on every lab host and the monitor watching them;
-    ``options``: {'group.option': value} for the monitor's config."""
-    conf, db = vmha_setup
-    monitors, agent_sets = [], []
-
-    def start(level, backend_url=agentlib.REDIS_URL, **options):
-        options.update({'recovery.quick_evacuate_level': level,
-                        'coordination.backend_url': backend_url})
-        config = monitor_config(
-            tmp_path / 'vmha.conf', lab_info, sqlite_url,
-            agentlib.unique('vmha-lab'), tmp_path / 'monitor.log',
-            **options)
-        conf(['--config-file', config], default_config_files=[])
-        agents = agentlib.Agents(tmp_path, config, conf)
-        agent_sets.append(agents)
-        agents.start(*lablib.HOSTS)
-        proc = MonitorProcess(config, tmp_path / 'monitor.log')
-        monitors.append(proc)
-        proc.wait_for_log(WATCHING)
-        # a few polls with every agent alive before anything happens
-        time.sleep(3 * POLL)
-        return db, agents, proc
-
-    yield start
-    for proc in monitors:
-        proc.stop()
-    for agents in agent_sets:
-        agents.close()

@@ -1,9 +1,11 @@
-"""Helpers and fixtures for tests against the real-Nova lab (tools/lab/lab).
+"""The real-Nova lab (tools/lab/lab) as the functional tests and the
+benchmark use it.
 
 The lab runs keystone, placement, nova-api/conductor/scheduler and three
 fake-virt nova-compute hosts (hostA, hostB, hostC), each behind an ipmi_sim
 BMC. Tests run only with VMHA_LAB=1 (tools/run-tests.sh sets it after
-``lab up``).
+``lab up``); their fixtures, built on these helpers, are in
+tests/functional/conftest.py.
 
 The lab is one per machine: a test session that uses it holds
 ``LAB_LOCK`` (flock(2)) from its first lab test to its end, so two test
@@ -19,20 +21,16 @@ import os
 import subprocess
 import time
 
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
-from novaclient import client as nova_client
 from oslo_config import cfg
 import pytest
 
-from tests.functional import peers
+from tools.lab.access import agents as agentlib
+from tools.lab.access import keys
 from vmha import conf as vmha_conf
-from vmha.db import api as db_api
-from vmha.db import migration
 from vmha import inventory
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 LAB = os.path.join(ROOT, 'tools', 'lab', 'lab')
 HOSTS = ('hostA', 'hostB', 'hostC')
 
@@ -91,41 +89,6 @@ def more_hosts(count):
             lab('reset')
 
 
-@pytest.fixture(scope='session')
-def lab_info():
-    with locked():
-        yield json.loads(lab('info'))
-
-
-@pytest.fixture(scope='session')
-def nova_session(lab_info):
-    auth = lab_info['auth']
-    return ks_session.Session(auth=v3.Password(
-        auth_url=auth['auth_url'], username=auth['username'],
-        password=auth['password'], project_name=auth['project_name'],
-        user_domain_name=auth['user_domain_name'],
-        project_domain_name=auth['project_domain_name']))
-
-
-@pytest.fixture(scope='session')
-def nova(nova_session, lab_info):
-    """An admin novaclient factory: nova('2.53')."""
-    def make(version='2.53'):
-        return nova_client.Client(
-            version, session=nova_session,
-            region_name=lab_info['auth'].get('region_name', 'RegionOne'))
-    return make
-
-
-@pytest.fixture
-def clean_lab(lab_info):
-    """Every lab test starts with no servers and every host healthy (with
-    the lab lock held: ``lab_info``)."""
-    lab('reset')
-    yield
-    lab('reset')
-
-
 def write_config(path, lab_info, db_url, **overrides):
     """Write a vmha config file wired to the lab, as an operator would.
 
@@ -137,7 +100,7 @@ def write_config(path, lab_info, db_url, **overrides):
         'nova.region_name': auth.get('region_name', 'RegionOne'),
         'nova.valid_interfaces': 'public',
         'database.connection': db_url,
-        'inventory.credential_key_file': peers.key_file(),
+        'inventory.credential_key_file': keys.key_file(),
         'fencing.default_driver': 'ipmi',
         'fencing.power_off_confirm_count': 10,
         'fencing.power_off_confirm_interval': 0.5,
@@ -164,7 +127,7 @@ def write_config(path, lab_info, db_url, **overrides):
     return str(path)
 
 
-def make_conf(path, lab_info, db_url, **overrides):
+def load_conf(path, lab_info, db_url, **overrides):
     """A vmha ConfigOpts loaded from a config file written for the lab."""
     conf = cfg.ConfigOpts()
     vmha_conf.register_opts(conf)
@@ -181,22 +144,6 @@ def add_lab_hosts(db, lab_info, driver='ipmi'):
             name=name, fencing_driver=driver, bmc_address=bmc['address'],
             bmc_port=bmc['port'], bmc_username=bmc['username'],
             bmc_password=bmc['password']))
-
-
-@pytest.fixture
-def sqlite_url(tmp_path):
-    return 'sqlite:///%s' % (tmp_path / 'vmha.sqlite')
-
-
-@pytest.fixture
-def vmha_setup(lab_info, sqlite_url, tmp_path):
-    """(conf, db) on a fresh SQLite database with the lab's hosts."""
-    migration.upgrade(sqlite_url)
-    db = db_api.Database(sqlite_url, keyring=peers.keyring())
-    add_lab_hosts(db, lab_info)
-    conf = make_conf(tmp_path / 'vmha.conf', lab_info, sqlite_url)
-    yield conf, db
-    db.dispose()
 
 
 def server_states(nova, ids):
@@ -258,10 +205,5 @@ def service(nova, host):
 
 
 def wait_for(predicate, timeout, interval=0.5, what='condition'):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail('timed out after %ss waiting for %s' % (timeout, what))
+    """agents.wait_for at the pace of Nova's API (a poll every 0.5 s)."""
+    return agentlib.wait_for(predicate, timeout, interval, what)

@@ -1,0 +1,1 @@
+"""Unit tests of the recovery tasks, one module per vmha/tasks module."""
