@@ -27,6 +27,7 @@ import threading
 import urllib.parse
 
 from oslo_log import log as logging
+from oslo_utils import strutils
 import requests
 import sushy
 from sushy import auth as sushy_auth
@@ -39,6 +40,8 @@ from vmha import exception
 LOG = logging.getLogger(__name__)
 
 ROOT_PREFIX = '/redfish/v1/'
+#: the values of ``verify`` that are booleans, not a CA bundle path
+BOOLEANS = ('1', '0', 'true', 'false', 'yes', 'no', 'on', 'off')
 #: HTTP statuses of a ForceOff refused because the system is off already
 REFUSED_WHEN_OFF = (400, 409)
 
@@ -162,9 +165,8 @@ class RedfishDriver(base.FencingDriver):
         if isinstance(value, bool):
             return value
         text = str(value).strip()
-        if text.lower() in ('1', '0', 'true', 'false', 'yes', 'no', 'on',
-                            'off'):
-            return common.parse_bool(text, host, self.name, field)
+        if text.lower() in BOOLEANS:
+            return strutils.bool_from_string(text, strict=True)
         if not os.access(text, os.R_OK):
             raise common.invalid(host, self.name, field,
                                  '%r is neither true/false nor a readable '
