@@ -20,12 +20,12 @@ sees "left" and recovers nothing. Only a host whose heartbeat stops without
 that (crash, power loss, hang, SIGKILL, SIGSTOP) is a failure.
 """
 
-import datetime
 import os
 import threading
 import time
 
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from vmha import coordination
 from vmha import exception
@@ -61,8 +61,7 @@ class Agent:
     @property
     def capabilities(self):
         return {'host': self.host, 'pid': os.getpid(),
-                'started_at': datetime.datetime.now(
-                    datetime.timezone.utc).isoformat(),
+                'started_at': timeutils.utcnow(with_timezone=True).isoformat(),
                 'watchdog': watchdog_mod.report(self.watchdog, self.conf)}
 
     def run(self, stop):

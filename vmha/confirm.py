@@ -47,6 +47,7 @@ import threading
 import time
 
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 from vmha import exception
 from vmha import threads
@@ -70,16 +71,9 @@ def parse_nova_time(text):
     if not text:
         return None
     try:
-        when = datetime.datetime.fromisoformat(text.replace('Z', '+00:00'))
+        return timeutils.normalize_time(timeutils.parse_isotime(text))
     except ValueError:
         return None
-    if when.tzinfo is not None:
-        when = when.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return when
-
-
-def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
 class Watch:
@@ -122,7 +116,7 @@ class Watcher:
         self.batched = batched
         self._sleep = sleep
         self._clock = clock
-        self._utcnow = utcnow or _utcnow
+        self._utcnow = utcnow or timeutils.utcnow
         self._cond = threading.Condition()
         self._watches = []
         self._since = None

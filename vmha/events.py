@@ -8,6 +8,8 @@ use these names.
 import dataclasses
 import datetime
 
+from oslo_utils import timeutils
+
 INFO = 'INFO'
 WARNING = 'WARN'
 ERROR = 'ERROR'
@@ -79,10 +81,6 @@ NOTIFICATION_FAILED = 'vmha.notification.error'
 RECORD_ONLY = {NOTIFICATION_FAILED: ERROR}
 
 
-def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 @dataclasses.dataclass(frozen=True)
 class Event:
     """One thing that happened during detection or recovery.
@@ -96,7 +94,8 @@ class Event:
     recovery_id: str = None
     level: int = None
     payload: dict = dataclasses.field(default_factory=dict)
-    timestamp: datetime.datetime = dataclasses.field(default_factory=utcnow)
+    timestamp: datetime.datetime = dataclasses.field(
+        default_factory=lambda: timeutils.utcnow(with_timezone=True))
 
     @property
     def priority(self):

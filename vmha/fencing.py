@@ -60,8 +60,10 @@ def driver_name_for(conf, host):
 
 
 def load_driver(conf, host):
-    return loader.load(loader.FENCING_NAMESPACE,
-                       driver_name_for(conf, host), conf)
+    """The driver of ``host``: one instance per process (per ConfigOpts),
+    shared by every recovery, so that its BMC sessions are reused."""
+    return loader.get(loader.FENCING_NAMESPACE, driver_name_for(conf, host),
+                      conf)
 
 
 def require_details(driver, host):

@@ -7,6 +7,7 @@ can be used (and tested) without a database.
 import dataclasses
 
 from oslo_config import types
+from oslo_utils import strutils
 
 from vmha import exception
 
@@ -101,11 +102,19 @@ class HostSpec:
         return self.bmc_address
 
     def public_dict(self):
-        """All fields, secrets masked: for display, JSON and logs."""
+        """All fields, secrets masked: for display, JSON and logs.
+
+        ``bmc_options`` go through oslo's ``mask_dict_password`` too, which
+        also masks the keys OpenStack deems secret (``private_key``,
+        ``passphrase``, ...) and ``password=...`` inside a value (a
+        command line).
+        """
         data = dataclasses.asdict(self)
         data['bmc_password'] = MASK if self.bmc_password else None
+        options = strutils.mask_dict_password(self.bmc_options or {}, MASK)
         data['bmc_options'] = {
-            key: MASK if is_secret_option(key) and value else value
+            key: value if value in (None, '') else
+            MASK if is_secret_option(key) else options[key]
             for key, value in (self.bmc_options or {}).items()}
         return data
 

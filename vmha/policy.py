@@ -42,6 +42,7 @@ anything else left on the host makes the recovery ``completed_with_errors``.
 """
 
 from oslo_log import log as logging
+from oslo_utils import strutils
 
 from vmha import compute
 from vmha import exception
@@ -74,7 +75,9 @@ SCHEDULED_TARGET_VERSION = '2.29'
 
 
 def is_ha_enabled(instance, key):
-    return str(instance.metadata.get(key, '')).strip().lower() == 'true'
+    """Every boolean spelling counts ('True', 'yes', '1', 'on'), as in
+    Masakari; anything else is false."""
+    return strutils.bool_from_string(instance.metadata.get(key, False))
 
 
 def ha_priority(instance, key):

@@ -26,11 +26,10 @@ def conf():
 
 @pytest.fixture
 def driver(conf):
-    ipmi.IPMIDriver.forget_all()
-    drv = loader.load(loader.FENCING_NAMESPACE, 'ipmi', conf)
+    drv = loader.get(loader.FENCING_NAMESPACE, 'ipmi', conf)
     assert isinstance(drv, ipmi.IPMIDriver)
     yield drv
-    ipmi.IPMIDriver.forget_all()
+    drv.close()
 
 
 @pytest.fixture
@@ -65,11 +64,11 @@ def test_session_is_reused(driver, bmc):
     ten = time.monotonic() - start
     print('ipmi: status %.3fs, 10 more on the open session %.3fs'
           % (first, ten))
-    assert len(ipmi.IPMIDriver._sessions) == 1
-    # a second driver instance (drivers are loaded per recovery) shares it
-    other = ipmi.IPMIDriver(driver.conf)
-    assert other.get_power_state(host) == 'on'
-    assert len(ipmi.IPMIDriver._sessions) == 1
+    assert len(driver._sessions) == 1
+    # every recovery of the process gets this same driver, and its session
+    assert loader.get(loader.FENCING_NAMESPACE, 'ipmi', driver.conf) \
+        is driver
+    assert len(driver._sessions) == 1
 
 
 def test_idle_session_is_replaced(driver, bmc, monkeypatch):
@@ -77,10 +76,10 @@ def test_idle_session_is_replaced(driver, bmc, monkeypatch):
     dead one: a session idle too long is replaced by a new login."""
     host = spec()
     assert driver.get_power_state(host) == 'on'
-    [(first, _)] = ipmi.IPMIDriver._sessions.values()
+    [(first, _)] = driver._sessions.values()
     monkeypatch.setattr(ipmi, 'SESSION_IDLE_SECONDS', 0)
     assert driver.get_power_state(host) == 'on'
-    [(second, _)] = ipmi.IPMIDriver._sessions.values()
+    [(second, _)] = driver._sessions.values()
     assert second is not first
     assert second.ipmi_session is not first.ipmi_session
     assert not first.ipmi_session.logged

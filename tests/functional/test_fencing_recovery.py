@@ -27,8 +27,6 @@ from tests.functional.peers import sushy as sushy_peer
 from tests.unit import fakes
 from vmha.db import api as db_api
 from vmha.db import migration
-from vmha.drivers.fencing import ipmi
-from vmha.drivers.fencing import redfish
 from vmha import events
 from vmha import recovery
 
@@ -109,16 +107,6 @@ def case_conf(url, mode):
         redfish__connect_timeout=1, redfish__read_timeout=2,
         ssh_fencing__connect_timeout=1, ssh_fencing__command_timeout=1,
         evacuation__confirm_interval=0.1, evacuation__confirm_timeout=10)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_bmc_sessions():
-    """No BMC session or connection carried over from another test."""
-    ipmi.IPMIDriver.forget_all()
-    redfish.RedfishDriver.forget_all()
-    yield
-    ipmi.IPMIDriver.forget_all()
-    redfish.RedfishDriver.forget_all()
 
 
 @pytest.fixture

@@ -39,11 +39,10 @@ def conf():
 
 @pytest.fixture
 def driver(conf):
-    redfish.RedfishDriver.forget_all()
-    drv = loader.load(loader.FENCING_NAMESPACE, 'redfish', conf)
+    drv = loader.get(loader.FENCING_NAMESPACE, 'redfish', conf)
     assert isinstance(drv, redfish.RedfishDriver)
     yield drv
-    redfish.RedfishDriver.forget_all()
+    drv.close()
 
 
 def wait_for(func, expected, timeout=13, interval=CONFIRM_INTERVAL):

@@ -82,7 +82,7 @@ def test_entries_are_json_ready():
 
 @pytest.mark.parametrize('value, enabled', [
     ('True', True), ('true', True), (' TRUE ', True), (True, True),
-    ('False', False), ('yes', False), ('1', False), ('', False)])
+    ('False', False), ('yes', True), ('1', True), ('', False)])
 def test_ha_enabled_metadata_values(value, enabled):
     assert policy.is_ha_enabled(inst('i', ha=value), 'HA_Enabled') is enabled
 

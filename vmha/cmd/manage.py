@@ -34,6 +34,8 @@ from vmha import conf as vmha_conf
 from vmha import credentials
 from vmha.db import api as db_api
 from vmha.db import migration
+from vmha.drivers.fencing import base as fencing_base
+from vmha.drivers import loader
 from vmha import exception
 from vmha import fencing
 from vmha import inventory
@@ -176,6 +178,24 @@ def _naming_options(err):
         err.kwargs['reason'], '; '.join(options)))
 
 
+def _fencing_help():
+    """``--fencing``'s help: every installed fencing driver and the fields
+    it uses, from the drivers' own ``properties`` (one line each, kept as
+    lines by cliff's help formatter)."""
+    lines = ['fencing driver (default: [fencing] default_driver). The '
+             'installed drivers and what they use:']
+    for name, driver in sorted(loader.classes(
+            loader.FENCING_NAMESPACE).items()):
+        properties = getattr(driver, 'get_properties', dict)()
+        required = getattr(driver, 'required_properties', tuple)()
+        lines.append('%s:%s' % (name, '' if properties else ' nothing'))
+        for prop, text in properties.items():
+            lines.append('  %s%s: %s' % (
+                _option(fencing_base.field_label(prop)),
+                ' (required)' if prop in required else '', text))
+    return '\n'.join(lines)
+
+
 def _positive(value):
     try:
         number = int(value)
@@ -199,9 +219,7 @@ def _level(value):
 
 def _add_host_fields(parser):
     parser.add_argument('name', help='host name as Nova knows it')
-    parser.add_argument('--fencing', metavar='DRIVER',
-                        help='fencing driver (default: [fencing] '
-                             'default_driver)')
+    parser.add_argument('--fencing', metavar='DRIVER', help=_fencing_help())
     parser.add_argument('--bmc-address')
     parser.add_argument('--bmc-port', type=int)
     parser.add_argument('--bmc-username')

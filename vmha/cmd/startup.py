@@ -19,7 +19,6 @@ configuration, check it, and turn expected errors into one line each.
   ``--debug``.
 """
 
-import importlib.metadata
 import os
 import re
 import sys
@@ -32,6 +31,7 @@ import pbr.version
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from vmha.drivers import loader
 from vmha import exception
 from vmha import inventory
 
@@ -139,12 +139,6 @@ def _has(conf, group, name):
         return False
 
 
-def installed(namespace):
-    """Names of the entry points in ``namespace`` (what stevedore loads)."""
-    return sorted({ep.name for ep in
-                   importlib.metadata.entry_points(group=namespace)})
-
-
 def driver_problems(conf):
     problems = []
     for group, name, namespace in DRIVER_OPTIONS:
@@ -155,7 +149,7 @@ def driver_problems(conf):
         except (cfg.Error, ValueError):
             continue                  # already reported by value_problems
         names = value if isinstance(value, list) else [value]
-        available = installed(namespace)
+        available = loader.installed(namespace)
         for driver in names:
             if driver and driver not in available:
                 problems.append(

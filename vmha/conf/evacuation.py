@@ -87,7 +87,8 @@ OPTS = [
         'ha_enabled_metadata_key',
         default='HA_Enabled',
         help='Instance metadata key marking an instance for evacuation '
-             '(value "True", case-insensitive).'),
+             '(a boolean, case-insensitive: "True", "yes", "1", "on"... as '
+             'in Masakari).'),
     cfg.BoolOpt(
         'evacuate_all_instances',
         default=True,

@@ -1,4 +1,10 @@
-"""Entry point of oslo-config-generator: every vmha option, by group."""
+"""Entry points of oslo-config-generator: every vmha option, by group.
+
+``vmha`` (:func:`list_opts`) lists what :func:`vmha.conf.register_opts`
+registers; ``vmha.drivers`` (:func:`list_driver_opts`) the options of the
+installed fencing drivers, third-party ones included, which a driver
+registers when it is loaded.
+"""
 
 import collections
 
@@ -34,3 +40,17 @@ def list_opts():
         for group, opts in module.list_opts().items():
             merged[group].extend(opts)
     return [(group, opts) for group, opts in merged.items()]
+
+
+def list_driver_opts():
+    """[(group, [opts])] the installed fencing drivers declare
+    (``FencingDriver.list_opts``): a third-party driver's option group
+    reaches the sample configuration without a namespace of its own."""
+    from vmha.drivers import loader     # drivers import vmha.conf
+
+    merged = collections.defaultdict(list)
+    for _name, driver in sorted(
+            loader.classes(loader.FENCING_NAMESPACE).items()):
+        for group, opts in getattr(driver, 'list_opts', list)():
+            merged[group].extend(o for o in opts if o not in merged[group])
+    return list(merged.items())

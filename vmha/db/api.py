@@ -15,6 +15,7 @@ import os
 import time
 
 from oslo_log import log as logging
+from oslo_utils import timeutils
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
@@ -67,7 +68,8 @@ _HOST_FIELDS = ('fencing_driver', 'bmc_address', 'bmc_port', 'bmc_username',
 
 
 def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    """Naive UTC, as the columns store it."""
+    return timeutils.utcnow()
 
 
 #: seconds a database call may wait (connect, lock, statement), by default

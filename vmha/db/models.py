@@ -1,13 +1,12 @@
 """SQLAlchemy models. Portable across SQLite, MySQL/MariaDB and PostgreSQL."""
 
-import datetime
-
+from oslo_utils import timeutils
 import sqlalchemy as sa
 from sqlalchemy import orm
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return timeutils.utcnow()
 
 
 class Base(orm.DeclarativeBase):

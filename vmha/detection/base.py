@@ -9,6 +9,8 @@ measure how long a failure has been seen.
 import abc
 import dataclasses
 
+from vmha.drivers import loader
+
 HEARTBEAT = 'heartbeat'
 SERVICE = 'service'
 
@@ -51,7 +53,7 @@ class DetectionSource(abc.ABC):
 
     @property
     def name(self):
-        return getattr(self, 'entry_point_name', type(self).__name__)
+        return loader.name_of(self, loader.DETECTION_NAMESPACE)
 
     @abc.abstractmethod
     def observe(self):

@@ -36,7 +36,6 @@ ALIVE = base.Observation(base.ALIVE)
 
 class HeartbeatSource(base.DetectionSource):
 
-    entry_point_name = 'heartbeat'
     signal = base.HEARTBEAT
 
     def __init__(self, conf, membership=None, clock=time.time, **_unused):

@@ -34,7 +34,6 @@ from vmha.detection import base
 
 class NovaSource(base.DetectionSource):
 
-    entry_point_name = 'nova'
     signal = base.SERVICE
 
     def __init__(self, conf, compute=None, clock=time.time, **_unused):

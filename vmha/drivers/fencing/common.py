@@ -12,9 +12,6 @@ _HOSTNAME = re.compile(
     r'^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)'
     r'(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$')
 
-_TRUE = ('1', 'true', 'yes', 'on')
-_FALSE = ('0', 'false', 'no', 'off')
-
 
 def invalid(host, driver, field, problem):
     """An InvalidInput naming the host, the driver and the field.
@@ -63,19 +60,6 @@ def check_option_names(host, driver, allowed):
                       'has unknown key(s) %s (known: %s)' % (
                           ', '.join(unknown),
                           ', '.join(sorted(allowed)) or 'none'))
-
-
-def parse_bool(value, host=None, driver=None, field=None):
-    """A bool from a bool or a string ('true', 'no', ...) of bmc_options."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise invalid(host, driver, field,
-                  '%r is not a boolean (true/false)' % (value,))
 
 
 def short(text, size=300):

@@ -5,9 +5,10 @@ Host fields: ``bmc_address`` (IP or name), ``bmc_port`` (UDP, default 623),
 ``bmc_options``: ``kg`` (the BMC key, if the BMC has one) and
 ``privilege_level`` (``administrator``, the default, or ``operator``).
 
-Sessions are kept per BMC (address, port, user, password, Kg, privilege) and
-reused while busy (a power status read on an open session costs a few
-milliseconds) and dropped when idle (see SESSION_IDLE_SECONDS). A
+Sessions are kept by the driver instance (one per process, see
+:func:`vmha.drivers.loader.get`) per BMC (address, port, user, password, Kg,
+privilege) and reused while busy (a power status read on an open session
+costs a few milliseconds) and dropped when idle (see SESSION_IDLE_SECONDS). A
 session is dropped after any error, so the next call logs in anew (a BMC that
 restarted, or a password fixed in the inventory, recovers without a restart).
 pyghmi has no per-call timeout: an unreachable BMC fails after about 5 s, a
@@ -46,7 +47,6 @@ CHASSIS_NETFN = 0x00
 CHASSIS_CONTROL = 0x02
 CHASSIS_POWER_DOWN = 0x00
 PRIVILEGE_LEVELS = {'administrator': 4, 'admin': 4, 'operator': 3}
-OPTIONS = ('kg', 'privilege_level')
 
 # Substrings of pyghmi's login errors that mean "credentials refused".
 _AUTH_ERRORS = (
@@ -104,19 +104,26 @@ def _power_down(cmd):
 class IPMIDriver(base.FencingDriver):
     """Hard power control through the host's IPMI BMC."""
 
-    entry_point_name = 'ipmi'
-    required_fields = ('bmc_address', 'bmc_username', 'bmc_password')
+    properties = {
+        'bmc_address': base.Required('IP address or host name of the BMC'),
+        'bmc_port': 'UDP port of the BMC (default %d)' % DEFAULT_PORT,
+        'bmc_username': base.Required('IPMI user (at most 16 bytes)'),
+        'bmc_password': base.Required(
+            'IPMI password (at most %d bytes)' % MAX_PASSWORD_BYTES),
+        'kg': 'the BMC key (Kg), if the BMC has one (secret)',
+        'privilege_level': 'administrator (default) or operator',
+    }
 
-    # Commands (each holding a logged-in session) shared by every driver
-    # instance of the process: drivers are loaded per recovery.
-    _sessions = {}
-    _sessions_lock = threading.Lock()
+    def __init__(self, conf):
+        super().__init__(conf)
+        # {key: (Command holding a logged-in session, last use)}
+        self._sessions = {}
+        self._sessions_lock = threading.Lock()
 
     # -- validation ---------------------------------------------------------
 
     def validate(self, host):
         super().validate(host)
-        common.check_option_names(host, self.name, OPTIONS)
         if len(_encode(host.bmc_password)) > MAX_PASSWORD_BYTES:
             raise common.invalid(
                 host, self.name, 'bmc_password',
@@ -180,11 +187,12 @@ class IPMIDriver(base.FencingDriver):
         with self._sessions_lock:
             self._sessions.pop(key, None)
 
-    @classmethod
-    def forget_all(cls):
-        """Drop every cached Command (tests, or after a config reload)."""
-        with cls._sessions_lock:
-            cls._sessions.clear()
+    def close(self):
+        """Log out of every kept session."""
+        with self._sessions_lock:
+            kept, self._sessions = self._sessions, {}
+        for cmd, _last_used in kept.values():
+            _log_out(cmd)
 
     def _call(self, host, operation, func):
         key = None

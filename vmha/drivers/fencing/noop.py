@@ -15,8 +15,6 @@ LOG = logging.getLogger(__name__)
 
 class NoopFencingDriver(base.FencingDriver):
 
-    entry_point_name = 'noop'
-
     def get_power_state(self, host):
         LOG.warning('noop fencing: reporting host %s off without checking '
                     'it; make sure storage fencing protects its disks.',

@@ -15,9 +15,10 @@ Power off is ``ResetType=ForceOff`` (never a graceful shutdown), power on
 ``ResetType=On``. Power states ``On``, ``PoweringOn``, ``PoweringOff`` and
 ``Paused`` read as ``on`` (the host may still run); only ``Off`` is ``off``.
 
-Connections (a sushy root with its HTTP session) are kept per BMC and
-dropped after any error. Timeouts and retries come from ``[redfish]`` and are
-short by default: sushy's own defaults take 27 s to report a closed port.
+Connections (a sushy root with its HTTP session) are kept by the driver
+instance per BMC and dropped after any error. Timeouts and retries come from
+``[redfish]`` and are short by default: sushy's own defaults take 27 s to
+report a closed port.
 """
 
 import hashlib
@@ -26,6 +27,7 @@ import threading
 import urllib.parse
 
 from oslo_log import log as logging
+from oslo_utils import strutils
 import requests
 import sushy
 from sushy import auth as sushy_auth
@@ -38,7 +40,8 @@ from vmha import exception
 LOG = logging.getLogger(__name__)
 
 ROOT_PREFIX = '/redfish/v1/'
-OPTIONS = ('system_id', 'verify')
+#: the values of ``verify`` that are booleans, not a CA bundle path
+BOOLEANS = ('1', '0', 'true', 'false', 'yes', 'no', 'on', 'off')
 #: HTTP statuses of a ForceOff refused because the system is off already
 REFUSED_WHEN_OFF = (400, 409)
 
@@ -77,18 +80,28 @@ def _ids(root):
 class RedfishDriver(base.FencingDriver):
     """Hard power control through the host's Redfish BMC."""
 
-    entry_point_name = 'redfish'
-    required_fields = ('bmc_address', 'bmc_username', 'bmc_password')
+    properties = {
+        'bmc_address': base.Required(
+            'base URL of the BMC (https://10.0.0.5; a trailing /redfish/v1 '
+            'is accepted)'),
+        'bmc_port': 'port, if the URL has none (must agree with it)',
+        'bmc_username': base.Required('Redfish user'),
+        'bmc_password': base.Required('Redfish password'),
+        'system_id': 'id or path of the ComputerSystem (optional when the '
+                     'BMC has one system)',
+        'verify': 'true (default), false (no TLS verification) or the path '
+                  'of a CA bundle; overrides [redfish] ca_bundle',
+    }
 
-    # shared by every driver instance of the process (loaded per recovery)
-    _roots = {}
-    _lock = threading.Lock()
+    def __init__(self, conf):
+        super().__init__(conf)
+        self._roots = {}        # {key: sushy root}
+        self._lock = threading.Lock()
 
     # -- validation ---------------------------------------------------------
 
     def validate(self, host):
         super().validate(host)
-        common.check_option_names(host, self.name, OPTIONS)
         self._verify(host)
         system_id = (host.bmc_options or {}).get('system_id')
         if system_id is not None and (
@@ -152,9 +165,8 @@ class RedfishDriver(base.FencingDriver):
         if isinstance(value, bool):
             return value
         text = str(value).strip()
-        if text.lower() in ('1', '0', 'true', 'false', 'yes', 'no', 'on',
-                            'off'):
-            return common.parse_bool(text, host, self.name, field)
+        if text.lower() in BOOLEANS:
+            return strutils.bool_from_string(text, strict=True)
         if not os.access(text, os.R_OK):
             raise common.invalid(host, self.name, field,
                                  '%r is neither true/false nor a readable '
@@ -226,11 +238,11 @@ class RedfishDriver(base.FencingDriver):
         with self._lock:
             self._roots.pop(key, None)
 
-    @classmethod
-    def forget_all(cls):
-        """Drop every cached connection (tests, or after a config reload)."""
-        with cls._lock:
-            cls._roots.clear()
+    def close(self):
+        """Drop every kept connection (their HTTP sessions close with
+        them)."""
+        with self._lock:
+            self._roots = {}
 
     def _call(self, host, operation, func):
         key = self._key(host)

@@ -42,8 +42,6 @@ from vmha import exception
 LOG = logging.getLogger(__name__)
 
 DEFAULT_PORT = 22
-OPTIONS = ('key_file', 'known_hosts_file', 'stop_command', 'check_command',
-           'start_command')
 # exit statuses that say the check could not run, not that the host is off
 UNKNOWN_STATUSES = (-1, 126, 127)
 # paramiko's words for a peer that does not speak SSH (in time)
@@ -92,8 +90,17 @@ class _LogUnknownKeyPolicy(paramiko.MissingHostKeyPolicy):
 class SSHFencingDriver(base.FencingDriver):
     """Stops nova-compute and kills the guests of a host over SSH."""
 
-    entry_point_name = 'ssh'
-    required_fields = ('bmc_address',)
+    properties = {
+        'bmc_address': base.Required('management address of the host'),
+        'bmc_port': 'SSH port (default %d)' % DEFAULT_PORT,
+        'bmc_username': 'SSH user (default [ssh_fencing] username)',
+        'key_file': 'private key (default [ssh_fencing] private_key_file)',
+        'known_hosts_file': 'known hosts (default [ssh_fencing] '
+                            'known_hosts_file)',
+        'stop_command': 'overrides [ssh_fencing] stop_command',
+        'check_command': 'overrides [ssh_fencing] check_command',
+        'start_command': 'overrides [ssh_fencing] start_command',
+    }
 
     # -- settings -----------------------------------------------------------
 
@@ -124,7 +131,6 @@ class SSHFencingDriver(base.FencingDriver):
 
     def validate(self, host):
         super().validate(host)
-        common.check_option_names(host, self.name, OPTIONS)
         key_file = self._key_file(host)
         if not key_file:
             raise common.invalid(

@@ -14,8 +14,6 @@ from vmha import exception
 
 class WatchdogOnlyDriver(base.FencingDriver):
 
-    entry_point_name = 'watchdog'
-
     def _none(self, host):
         return exception.NoPowerControl(host=host.name, bmc=host.bmc_label,
                                         driver=self.name)

@@ -21,6 +21,7 @@ their peer's own exceptions.
 
 import abc
 
+from vmha.drivers import loader
 from vmha import exception
 
 
@@ -34,7 +35,7 @@ class WatchdogDriver(abc.ABC):
 
     @property
     def name(self):
-        return getattr(self, 'entry_point_name', type(self).__name__)
+        return loader.name_of(self, loader.WATCHDOG_NAMESPACE)
 
     @property
     def armed(self):

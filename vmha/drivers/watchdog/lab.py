@@ -21,8 +21,6 @@ _TIMEOUT = 2.0
 
 class LabWatchdog(base.WatchdogDriver):
 
-    entry_point_name = 'lab'
-
     def __init__(self, conf):
         super().__init__(conf)
         self.address = conf.watchdog.device

@@ -58,8 +58,6 @@ def nowayout(rdev):
 
 class LinuxWatchdog(base.WatchdogDriver):
 
-    entry_point_name = 'linux'
-
     def __init__(self, conf, ioctl=None):
         super().__init__(conf)
         self.device = conf.watchdog.device

@@ -10,8 +10,6 @@ from vmha.drivers.watchdog import base
 
 class NoWatchdog(base.WatchdogDriver):
 
-    entry_point_name = 'none'
-
     def arm(self, timeout):
         return None
 

@@ -34,8 +34,15 @@ MAX_OUTPUT = 300
 class FenceAgentDriver(base.FencingDriver):
     """Runs ``bmc_options['agent']`` for every power call."""
 
-    entry_point_name = 'fence_agent'
-    required_fields = ('bmc_address',)
+    properties = {
+        'bmc_address': base.Required('address of the BMC or device'),
+        'bmc_port': 'its port (the agent\'s ipport)',
+        'bmc_username': 'login (the agent\'s username)',
+        'bmc_password': 'password (given to the agent on standard input)',
+        'agent': base.Required('the fence agent to run (fence_ipmilan, ...)'),
+    }
+    #: the other bmc_options go to the agent as they are
+    other_options = True
 
     def validate(self, host):
         """Also refuse a host whose agent is not an installed program:
