@@ -1,6 +1,7 @@
 """The interface every notification driver implements."""
 
 import abc
+import concurrent.futures
 
 from vmha import exception
 
@@ -34,3 +35,20 @@ class Notifier(abc.ABC):
 
     def close(self):
         """Release connections; called once when the process is done."""
+
+    def wait_sent(self, future, timeout, event):
+        """Wait up to ``timeout`` seconds for ``future`` (a send running in
+        the driver's own worker, which answers a list of errors): the one
+        place a driver's deadline and its failures become the exceptions
+        the dispatcher counts. The send is cancelled if it is late."""
+        try:
+            errors = future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise NotificationTimeout(
+                driver=self.name, event_type=event.event_type,
+                host=event.host, timeout=timeout)
+        if errors:
+            raise NotificationFailed(
+                driver=self.name, event_type=event.event_type,
+                host=event.host, reason='; '.join(errors))

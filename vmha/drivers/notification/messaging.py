@@ -152,17 +152,7 @@ class MessagingNotifier(base.Notifier):
                        '%.0fs' % (time.monotonic() - busy_since))
         future = concurrent.futures.Future()
         self._jobs.put((future, method, event.event_type, payload))
-        try:
-            errors = future.result(self.send_timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise base.NotificationTimeout(
-                driver=self.name, event_type=event.event_type,
-                host=event.host, timeout=self.send_timeout)
-        if errors:
-            raise base.NotificationFailed(
-                driver=self.name, event_type=event.event_type,
-                host=event.host, reason='; '.join(errors))
+        self.wait_sent(future, self.send_timeout, event)
 
     def _work(self):
         while True:

@@ -13,7 +13,6 @@ receiver nor a hung name lookup can hold the caller longer.
 """
 
 import asyncio
-import concurrent.futures
 import dataclasses
 import ipaddress
 import json
@@ -376,17 +375,7 @@ class SnmpNotifier(base.Notifier):
         varbinds = build_varbinds(event, self.base_oid)
         future = asyncio.run_coroutine_threadsafe(
             self._send_all(oid, varbinds), self._ensure_loop())
-        try:
-            failures = future.result(self.deadline)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise base.NotificationTimeout(
-                driver=self.name, event_type=event.event_type,
-                host=event.host, timeout=self.deadline)
-        if failures:
-            raise base.NotificationFailed(
-                driver=self.name, event_type=event.event_type,
-                host=event.host, reason='; '.join(failures))
+        self.wait_sent(future, self.deadline, event)
 
     def _engine(self, target):
         # One engine per target: pysnmp mixes up concurrent informs of one
