@@ -34,10 +34,11 @@ from vmha import coordination
 from vmha.db import api as db_api
 from vmha import events
 from vmha import exception
+from vmha import states
 
 LOG = logging.getLogger(__name__)
 
-HEALTHY = 'healthy'
+HEALTHY = states.HOST_HEALTHY
 
 #: evacuation migration statuses that keep a host out of service: Nova still
 #: rebuilds the instance elsewhere, or the source has not cleaned it up yet
@@ -129,7 +130,7 @@ class HostRepair:
 
     def _check_no_recovery(self, host):
         for rec in self.db.list_recoveries(host=host,
-                                           states=db_api.ACTIVE_STATES):
+                                           states=states.ACTIVE_STATES):
             raise exception.HostStillFailing(host=host,
                                              reason=_unfinished(rec))
 
