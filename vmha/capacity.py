@@ -13,7 +13,7 @@ the failed host, where nothing runs it. Then vmha:
   ``completed_with_errors``; ``vmha-manage recovery show`` lists it with
   Nova's answer) and notifies ``vmha.instance.evacuate.waiting``;
 * retries waiting evacuations (:func:`retry_waiting`) when a host returns to
-  service (``vmha-manage host recover``), when Nova reports a compute service
+  service (``vmha-manage host reinstate``), when Nova reports a compute service
   newly enabled and up (:func:`capacity_changed`), on a bounded back-off
   (:func:`next_retry`, ``[capacity] retry_*``), and on demand
   (``vmha-manage recovery retry``). :class:`RetryScheduler` is the monitor's

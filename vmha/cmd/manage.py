@@ -41,7 +41,7 @@ from vmha import fencing
 from vmha import inventory
 from vmha import levels
 from vmha import recovery
-from vmha import repair
+from vmha import reinstate
 from vmha import states
 
 LOG = logging.getLogger(__name__)
@@ -545,13 +545,13 @@ class HostDelete(_NamedHost, ShowCommand):
         self.out.write('host %s deleted\n' % self._name)
 
 
-class HostRecover(_NamedHost, ShowCommand):
+class HostReinstate(_NamedHost, ShowCommand):
     """After repair: unset force-down, enable the service, mark the host
     healthy (refused while it still fails)."""
 
     def take_action(self, parsed_args):
         recoverer = self.recoverer()
-        report = repair.HostRepair(
+        report = reinstate.HostReinstatement(
             self.conf, recoverer.compute, recoverer.db,
             recoverer.dispatcher).run(parsed_args.name)
         # the host's room is back: evacuations waiting for capacity go
@@ -560,6 +560,18 @@ class HostRecover(_NamedHost, ShowCommand):
         data = report.to_dict()
         data['retried_recoveries'] = [_retried(r) for r in retried]
         return self.record(data)
+
+
+class HostRecover(HostReinstate):
+    """Deprecated name of "host reinstate" (a failed host is recovered;
+    a repaired one is reinstated)."""
+
+    deprecated = True
+
+    def take_action(self, parsed_args):
+        self.app.stderr.write('%s: warning: "host recover" is deprecated, '
+                              'use "host reinstate"\n' % PROG)
+        return super().take_action(parsed_args)
 
 
 def _retried(report):
@@ -751,6 +763,7 @@ COMMANDS = {
     'host_list': HostList,
     'host_show': HostShow,
     'host_delete': HostDelete,
+    'host_reinstate': HostReinstate,
     'host_recover': HostRecover,
     'evacuate': Evacuate,
     'recovery_list': RecoveryList,

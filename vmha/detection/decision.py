@@ -203,7 +203,7 @@ def waiting_on_nova(views):
 
 # -- the vetoes: what vmha's own records say ----------------------------------
 
-#: the inventory state ``vmha-manage host recover`` leaves behind
+#: the inventory state ``vmha-manage host reinstate`` leaves behind
 RETURNED = states.HOST_HEALTHY
 
 
@@ -230,7 +230,7 @@ def veto(record, now, retry_failed_after):
     """Why a host the sources say failed gets no recovery now, or None.
 
     Not in maintenance; not while a recovery is unfinished; not after one
-    that evacuated it, until ``vmha-manage host recover`` put it back
+    that evacuated it, until ``vmha-manage host reinstate`` put it back
     (whatever Nova says or however the sources answer); after a failed
     one, once ``retry_failed_after`` seconds have passed. ``now``: naive
     UTC, like the database's timestamps.
@@ -250,7 +250,7 @@ def veto(record, now, retry_failed_after):
                                                         retry_failed_after)
     if record.spec is None or record.state != RETURNED:
         return ('recovered by %s and not put back into service '
-                '(vmha-manage host recover)' % last.id)
+                '(vmha-manage host reinstate)' % last.id)
     return None
 
 
