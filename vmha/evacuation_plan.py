@@ -118,11 +118,11 @@ def reset_target(instance):
     """The state ``os-resetState`` must set before Nova accepts to evacuate
     ``instance`` (None: evacuable as it is); see the module docstring."""
     if instance.vm_state == compute.VM_ERROR:
-        return 'error' if instance.task_state else None
+        return compute.VM_ERROR if instance.task_state else None
     if instance.vm_state in compute.EVACUABLE_VM_STATES:
-        return 'active' if instance.task_state else None
+        return compute.VM_ACTIVE if instance.task_state else None
     if instance.vm_state in RESET_TO_ACTIVE:
-        return 'active'
+        return compute.VM_ACTIVE
     return None
 
 
