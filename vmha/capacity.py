@@ -13,7 +13,7 @@ the failed host, where nothing runs it. Then vmha:
   ``completed_with_errors``; ``vmha-manage recovery show`` lists it with
   Nova's answer) and notifies ``vmha.instance.evacuate.waiting``;
 * retries waiting evacuations (:func:`retry_waiting`) when a host returns to
-  service (``vmha-manage host recover``), when Nova reports a compute service
+  service (``vmha-manage host reinstate``), when Nova reports a compute service
   newly enabled and up (:func:`capacity_changed`), on a bounded back-off
   (:func:`next_retry`, ``[capacity] retry_*``), and on demand
   (``vmha-manage recovery retry``). :class:`RetryScheduler` is the monitor's
@@ -46,6 +46,7 @@ from vmha import events
 from vmha import exception
 from vmha import ownership
 from vmha import reserved
+from vmha import states
 from vmha import threads
 
 LOG = logging.getLogger(__name__)
@@ -96,14 +97,14 @@ def _wait(task, err):
     LOG.warning('Recovery %s: instance %s waits for capacity: %s',
                 ctx.recovery_id, task.instance_id, reason)
     ctx.db.save_evacuation(ctx.recovery_id, task.instance_id,
-                           status=db_api.EVAC_WAITING, reason=reason,
+                           status=states.EVAC_WAITING, reason=reason,
                            waiting_since=since, next_retry_at=retry_at)
     ctx.emit(events.INSTANCE_EVACUATE_WAITING, instance_id=task.instance_id,
              instance_name=task.entry.get('name'), error=str(err),
              original_vm_state=row.original_vm_state,
              retries=row.retries or 0,
              next_retry_at=retry_at.isoformat() if retry_at else None)
-    return {'id': task.instance_id, 'status': db_api.EVAC_WAITING,
+    return {'id': task.instance_id, 'status': states.EVAC_WAITING,
             'error': str(err)}
 
 
@@ -196,7 +197,7 @@ def retry_waiting(recoverer, host=None, recovery_id=None, due=None,
 def _retry_recovery(recoverer, recovery_id, rows, trigger):
     db = recoverer.db
     rec = db.get_recovery(recovery_id)
-    if db.list_recoveries(host=rec.host, states=db_api.ACTIVE_STATES):
+    if db.list_recoveries(host=rec.host, states=states.ACTIVE_STATES):
         LOG.info('Not retrying recovery %s: host %s is being recovered '
                  'again, that recovery takes its instances', rec.id,
                  rec.host)
@@ -226,7 +227,7 @@ def _retry_recovery(recoverer, recovery_id, rows, trigger):
     return recovery.RecoveryReport.load(db, rec.id)
 
 
-_RETRYABLE = (db_api.EVAC_WAITING, db_api.EVAC_IN_PROGRESS)
+_RETRYABLE = (states.EVAC_WAITING, states.EVAC_IN_PROGRESS)
 
 
 def _source_back(ctx):
@@ -244,7 +245,7 @@ def _left_on_source(ctx, row):
               'there (Nova does not evacuate from a live host); check it '
               'and start it by hand' % ctx.host.name)
     ctx.db.save_evacuation(ctx.recovery_id, row.instance_id,
-                           status=db_api.EVAC_FAILED, reason=reason,
+                           status=states.EVAC_FAILED, reason=reason,
                            next_retry_at=None)
     ctx.emit(events.INSTANCE_EVACUATE_FAILED, instance_id=row.instance_id,
              instance_name=row.instance_name, error=reason)
@@ -279,7 +280,7 @@ def _close(ctx):
     ctx.db.update_recovery(ctx.recovery_id, state=state,
                            last_confirmed_at=max(confirmed) if confirmed
                            else None)
-    if state == db_api.COMPLETED:
+    if state == states.COMPLETED:
         ctx.emit(events.RECOVERY_COMPLETED, state=state, **counts)
     else:
         ctx.emit(events.RECOVERY_COMPLETED_WITH_ERRORS, state=state,
@@ -344,7 +345,7 @@ class RetryScheduler:
             before, self._services = self._services, services
             if before is not None and capacity_changed(before, services):
                 return TRIGGER_CAPACITY
-        if any(row.status == db_api.EVAC_IN_PROGRESS or (
+        if any(row.status == states.EVAC_IN_PROGRESS or (
                 row.next_retry_at is not None and row.next_retry_at <= now)
                for row in waiting):
             return TRIGGER_BACKOFF

@@ -29,9 +29,9 @@ import threading
 from oslo_log import log as logging
 from taskflow.conductors.backends import impl_nonblocking
 
-from vmha.db import api as db_api
 from vmha import exception
 from vmha import ownership
+from vmha import states
 
 LOG = logging.getLogger(__name__)
 
@@ -106,11 +106,11 @@ class RecoveryConductor(impl_nonblocking.NonBlockingConductor):
                 extend()
         LOG.info('Recovery %s of host %s ended %s (conductor %s, job %s)',
                  report.id, report.host, report.state, self._name, job.uuid)
-        return report.state in db_api.FINAL_STATES
+        return report.state in states.FINAL_STATES
 
     def _final(self, recovery_id):
         return (self.recoverer.db.get_recovery(recovery_id).state
-                in db_api.FINAL_STATES)
+                in states.FINAL_STATES)
 
 
 class ConductorService:

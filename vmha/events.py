@@ -32,6 +32,10 @@ INSTANCE_EVACUATE_FAILED = 'vmha.instance.evacuate.error'
 INSTANCE_SKIPPED = 'vmha.instance.evacuate.skip'
 INSTANCE_RESET = 'vmha.instance.reset'
 INSTANCE_HANDED_OVER = 'vmha.instance.evacuate.handover'
+#: an operator returned a repaired host to service (vmha.reinstate)
+HOST_REINSTATED = 'vmha.host.reinstate.end'
+#: deprecated name of HOST_REINSTATED, still emitted after it (see
+#: HOST_REINSTATED_TYPES) so that its consumers keep working until removal
 HOST_RECOVERED = 'vmha.host.recover.end'
 AGENT_LOST = 'vmha.agent.lost'
 AGENT_RECOVERED = 'vmha.agent.recovered'
@@ -60,6 +64,7 @@ PRIORITIES = {
     INSTANCE_SKIPPED: INFO,
     INSTANCE_RESET: WARNING,
     INSTANCE_HANDED_OVER: WARNING,
+    HOST_REINSTATED: INFO,
     HOST_RECOVERED: INFO,
     MASS_FAILURE: ERROR,
     AGENT_LOST: WARNING,
@@ -73,6 +78,12 @@ PRIORITIES = {
 
 #: every event type that is notified (MIB, payload schema, log)
 ALL_TYPES = tuple(PRIORITIES)
+
+#: what a reinstatement emits, in order: the event, then its deprecated
+#: name, with the same payload, during the deprecation period
+HOST_REINSTATED_TYPES = (HOST_REINSTATED, HOST_RECOVERED)
+#: event types kept only for their consumers: deprecated name -> new name
+DEPRECATED_TYPES = {HOST_RECOVERED: HOST_REINSTATED}
 
 #: Recorded in the event log only, never notified: a driver could not
 #: deliver an event (payload: driver, undelivered_event, error). Sending it

@@ -16,6 +16,11 @@ A host is fenced only through the details vmha's inventory gives for it:
 lacks what its driver needs, because a driver without an address may fall
 back to a local default (pyghmi and ipmitool use the local ``/dev/ipmi0``)
 and power off the wrong machine.
+
+The other modules named fencing: ``vmha.tasks.fencing`` is the recovery's
+taskflow step that calls this procedure (and its watchdog alternative);
+``vmha.drivers.fencing`` holds the drivers, one per BMC protocol, and
+``vmha.conf.fencing`` the ``[fencing]`` options.
 """
 
 import dataclasses

@@ -11,12 +11,7 @@ plan)::
             ┌────────────────────────────────────────────────────────────┘
             └→ DisableService → ListInstances
 
-Level 1 forces the service down without powering the host off only when the
-recovery was started on two independent signals that the host itself
-stopped (``host_stopped``: agent heartbeat lost and nova-compute no longer
-reporting, see vmha.detection.decision). Otherwise -- one signal, a manual
-run, or a force-down Nova refused -- it fences first, like level 2, and
-then forces the service down, or waits for Nova if that fails.
+What each level does, and when to choose it, is said once in vmha.levels.
 
   evacuate: EvacuateInstance[i] (unordered, max_workers threads)
             → RecordOutcome
@@ -31,8 +26,8 @@ from taskflow.patterns import graph_flow
 from taskflow.patterns import linear_flow
 from taskflow.patterns import unordered_flow
 
-from vmha import exception
-from vmha import policy
+from vmha import evacuation_plan
+from vmha import levels
 from vmha.tasks import evacuation
 from vmha.tasks import fencing
 from vmha.tasks import instances
@@ -41,11 +36,11 @@ from vmha.tasks import service
 
 ISOLATE_FLOW = 'isolate'
 EVACUATE_FLOW = 'evacuate'
-LEVELS = (1, 2, 3)
 
 
-def _level1(ctx):
-    """Force-down first; fence and wait for Nova only if that failed."""
+def isolate_force_down_first(ctx):
+    """Level 1: force-down first; fence and wait for Nova only if that
+    failed."""
     flow = graph_flow.Flow('isolate-level-1')
     quick = service.QuickForceDown(ctx, provides='quick_forced_down')
     fallback = linear_flow.Flow('fence-fallback').add(
@@ -63,27 +58,29 @@ def _quick_force_down_failed(history):
     return not any(history.values())
 
 
-def _level2(ctx):
+def isolate_fence_then_force_down(ctx):
+    """Level 2."""
     return linear_flow.Flow('isolate-level-2').add(
         fencing.FenceHost(ctx), service.ForceDownService(ctx),
         service.DisableService(ctx))
 
 
-def _level3(ctx):
+def isolate_fence_then_wait(ctx):
+    """Level 3."""
     return linear_flow.Flow('isolate-level-3').add(
         fencing.FenceHost(ctx), service.WaitServiceDown(ctx),
         service.DisableService(ctx))
 
 
-_BUILDERS = {1: _level1, 2: _level2, 3: _level3}
+#: level number -> its builder, as vmha.levels names it (a level without
+#: one fails at import, not in the middle of a recovery)
+_BUILDERS = {number: globals()[level.builder]
+             for number, level in levels.LEVELS.items()}
 
 
 def check_level(level):
-    if level not in _BUILDERS:
-        raise exception.ConfigError(
-            reason='quick_evacuate_level must be one of 1, 2, 3 (got %r)'
-            % (level,))
-    return level
+    """``level`` if it is a quick_evacuate_level, else ConfigError."""
+    return levels.get(level).number
 
 
 def effective_level(conf, host, level=None):
@@ -105,7 +102,7 @@ def evacuate_flow(ctx, instance_plan):
     """Evacuate every planned instance in parallel, then record the outcome."""
     parallel = unordered_flow.Flow('evacuations')
     for entry in instance_plan:
-        if entry['action'] == policy.EVACUATE:
+        if entry['action'] == evacuation_plan.EVACUATE:
             parallel.add(evacuation.EvacuateInstance(ctx, entry))
     return linear_flow.Flow(EVACUATE_FLOW).add(
         parallel, record.RecordOutcome(ctx))
@@ -113,17 +110,4 @@ def evacuate_flow(ctx, instance_plan):
 
 def steps(level):
     """Human-readable steps of a level, for dry runs and docs."""
-    check_level(level)
-    return {
-        1: ['only if two signals said the host stopped (agent heartbeat '
-            'lost, nova-compute not reporting): force-down nova-compute and '
-            'check Nova reports it down',
-            'otherwise, or if that failed: fence (power off, confirm off), '
-            'then force-down (or wait for Nova to report the service down)',
-            'disable nova-compute', 'list instances', 'evacuate'],
-        2: ['fence (power off, confirm off)', 'force-down nova-compute',
-            'disable nova-compute', 'list instances', 'evacuate'],
-        3: ['fence (power off, confirm off)',
-            'wait for Nova to report nova-compute down (heartbeat loss)',
-            'disable nova-compute', 'list instances', 'evacuate'],
-    }[level]
+    return list(levels.get(level).steps)

@@ -31,10 +31,10 @@ import time
 from oslo_log import log as logging
 import prometheus_client as prom
 
-from vmha.db import api as db_api
 from vmha.detection import base
 from vmha.detection import decision
 from vmha import events
+from vmha import states
 
 LOG = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def recovery_finished(report):
     """A recovery run ended with ``report`` (vmha.recovery.RecoveryReport):
     count its outcome and observe its phases. A run that did not reach a
     final state (taken over, interrupted) is left to whoever finishes it."""
-    if report.state not in db_api.FINAL_STATES:
+    if report.state not in states.FINAL_STATES:
         return
     RECOVERIES.labels(level=str(report.level), outcome=report.state).inc()
     marks = {name: _epoch(value) for name, value in report.phases.items()}

@@ -27,7 +27,7 @@ Nova's observed behaviour, AIMD as in TCP congestion control:
 **Who goes first.** Waiting evacuations of all running recoveries form one
 queue: HA-enabled instances first, then by the instance metadata key
 ``[evacuation] priority_metadata_key`` (``HA_Priority``, 1-1000, higher
-first; :func:`vmha.policy.ha_priority`), then in the order they came.
+first; :func:`vmha.evacuation_plan.ha_priority`), then in the order they came.
 So when a rack fails, the important guests of every failed host are
 evacuated before the rest.
 """

@@ -31,17 +31,19 @@ from vmha import compute as compute_mod
 from vmha import conf as vmha_conf
 from vmha import confirm
 from vmha.db import api as db_api
+from vmha import evacuation_plan
 from vmha import events
 from vmha import exception
 from vmha import fencing
 from vmha import flows
 from vmha import inventory
+from vmha import levels
 from vmha import metrics
 from vmha import notifier
 from vmha import ownership
 from vmha import pacing
-from vmha import policy
 from vmha import service_states
+from vmha import states
 from vmha import watchdog
 from vmha.context import RecoveryContext
 
@@ -80,7 +82,7 @@ class RecoveryReport:
                  for e in db.list_evacuations(recovery_id)]
         return cls(id=rec.id, host=rec.host, level=rec.level,
                    state=rec.state, error=rec.error,
-                   phases={p: getattr(rec, p) for p in db_api.PHASES},
+                   phases={p: getattr(rec, p) for p in states.PHASES},
                    evacuations=evacs, fence_proof=rec.fence_proof)
 
     def to_dict(self):
@@ -196,7 +198,7 @@ class Recoverer:
         # than leave a recorded recovery "running" forever
         fencing.check_fenceable(self.conf, host, self._in_inventory(host),
                                 self._driver(host))
-        policy.check_target_policy(self.conf)
+        evacuation_plan.check_target_policy(self.conf)
         recovery_id = recovery_id or str(uuid.uuid4())
         self.db.create_recovery(recovery_id, host.name, level,
                                 detected_at=detected_at, owner=self.owner,
@@ -219,7 +221,7 @@ class Recoverer:
         while running (this process stopped, reverting nothing: the new
         owner goes on).
         """
-        if self.db.get_recovery(recovery_id).state in db_api.FINAL_STATES:
+        if self.db.get_recovery(recovery_id).state in states.FINAL_STATES:
             return RecoveryReport.load(self.db, recovery_id)
         lease = ownership.Lease(self.db, recovery_id, self.owner,
                                 self.lease_ttl)
@@ -287,21 +289,21 @@ class Recoverer:
         """Say what recovering ``host_name`` would do; change nothing."""
         host = self._host(host_name)
         level = self._level(level, host)
-        needs_fencing = level != 1
+        needs_fencing = levels.get(level).fences_first
         driver = self._driver(host)
         fencing.check_fenceable(self.conf, host, self._in_inventory(host),
                                 driver)
         driver.validate(host)
-        policy.check_target_policy(self.conf)
+        evacuation_plan.check_target_policy(self.conf)
         power = self._probe_power(driver, host)
-        plan = policy.plan(self.compute.list_instances(host.name),
-                           self.conf.evacuation)
+        plan = evacuation_plan.plan(
+            self.compute.list_instances(host.name), self.conf.evacuation)
         return DryRunReport(
             host=host.name, level=level,
             fencing_driver=driver.name if needs_fencing else
             '%s (only if force-down fails)' % driver.name,
             power_state=power, steps=flows.steps(level),
-            target_host=policy.target_host(self.conf, host.name)
+            target_host=evacuation_plan.target_host(self.conf, host.name)
             or '(scheduler)', instances=plan)
 
     def close(self):
@@ -366,15 +368,15 @@ class Recoverer:
     def _run_owned(self, recovery_id, detected_by, lease):
         """Run (under ``lease``) from the first step or the last one done."""
         rec = self.db.get_recovery(recovery_id)   # as it is now we own it
-        if rec.state in db_api.FINAL_STATES:
+        if rec.state in states.FINAL_STATES:
             return RecoveryReport.load(self.db, recovery_id)
-        if rec.logbook_id is None and rec.state == db_api.PENDING:
+        if rec.logbook_id is None and rec.state == states.PENDING:
             ctx, book = self._begin(rec, detected_by, lease)
         else:
             LOG.info('Resuming recovery %s of host %s (level %s)', rec.id,
                      rec.host, rec.level)
             book = self._logbook(rec)
-            self.db.update_recovery(recovery_id, state=db_api.RUNNING,
+            self.db.update_recovery(recovery_id, state=states.RUNNING,
                                     owner=self.owner)
             ctx = self.context(rec, lease)
         return self._run(ctx, book)
@@ -383,9 +385,9 @@ class Recoverer:
         """Mark a pending recovery started; return its context and book."""
         book = self._new_logbook(rec.id)
         self.db.update_recovery(rec.id, logbook_id=book.uuid,
-                                state=db_api.RUNNING, owner=self.owner)
+                                state=states.RUNNING, owner=self.owner)
         self.db.mark_phase(rec.id, 'started_at')
-        self.db.update_host_state(rec.host, 'recovering')
+        self.db.update_host_state(rec.host, states.HOST_RECOVERING)
         ctx = self.context(rec, lease)
         if detected_by:
             self._emit_detected(ctx, detected_by)
@@ -452,10 +454,10 @@ class Recoverer:
     def _fail(self, ctx, err):
         LOG.error('Recovery %s of host %s failed: %s', ctx.recovery_id,
                   ctx.host.name, err)
-        self.db.update_recovery(ctx.recovery_id, state=db_api.FAILED,
+        self.db.update_recovery(ctx.recovery_id, state=states.FAILED,
                                 error=str(err))
         self.db.mark_phase(ctx.recovery_id, 'finished_at')
-        self.db.update_host_state(ctx.host.name, 'failed')
+        self.db.update_host_state(ctx.host.name, states.HOST_FAILED)
         ctx.emit(events.RECOVERY_FAILED, error=str(err))
 
 

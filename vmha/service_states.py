@@ -21,8 +21,8 @@ import time
 
 from oslo_log import log as logging
 
-from vmha.db import api as db_api
 from vmha import exception
+from vmha import states
 
 LOG = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def others_may_have_failed(ctx, host):
     from ``host`` may be heading to a dead end? Yes if Nova shows another
     nova-compute down or forced down, if vmha is recovering another host,
     or if Nova cannot be read (unknown is not "no")."""
-    active = ctx.db.list_recoveries(states=db_api.ACTIVE_STATES)
+    active = ctx.db.list_recoveries(states=states.ACTIVE_STATES)
     if any(r.host != host for r in active):
         return True
     try:

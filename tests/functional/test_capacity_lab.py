@@ -85,7 +85,7 @@ def test_no_valid_host_waits_then_host_recover_brings_them_back(
                                     'DEFAULT.log_file': tmp_path / 'log'})
     proc = subprocess.run(
         [sys.executable, '-m', 'vmha.cmd.manage', '--config-file', config,
-         '-f', 'json', 'host', 'recover', 'hostB'],
+         '-f', 'json', 'host', 'reinstate', 'hostB'],
         capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(proc.stdout)

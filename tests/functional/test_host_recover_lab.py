@@ -40,7 +40,7 @@ def test_host_recover_refused_while_evacuations_are_not_cleaned_up(
                                     'DEFAULT.log_file': tmp_path / 'log'})
     done = subprocess.run(
         [sys.executable, '-m', 'vmha.cmd.manage', '--config-file', config,
-         'host', 'recover', SOURCE], capture_output=True, text=True,
+         'host', 'reinstate', SOURCE], capture_output=True, text=True,
         timeout=120)
     assert (done.returncode, done.stdout) == (1, ''), done.stderr
     [line] = done.stderr.splitlines()

@@ -84,6 +84,7 @@ def every_event(host):
         events.INSTANCE_HANDED_OVER: dict(
             instance, target_host='cmp-3',
             reason='now on cmp-3, whose own recovery takes it over'),
+        events.HOST_REINSTATED: {},
         events.HOST_RECOVERED: {},
         events.AGENT_LOST: {'reason': 'agent heartbeat lost but '
                                       'nova-compute still reports'},

@@ -479,7 +479,7 @@ def running_agent(cli):
 
 
 def test_host_recover_after_repair(cli, repaired, running_agent, db_url):
-    code, out, err = cli('host', 'recover', 'hostA')
+    code, out, err = cli('host', 'reinstate', 'hostA')
     assert (code, err) == (0, '')
     assert 'healthy' in out
     service = repaired.services['hostA']
@@ -487,12 +487,13 @@ def test_host_recover_after_repair(cli, repaired, running_agent, db_url):
         'up', 'enabled', False)
     db = db_api.Database(db_url)
     assert db.host_state('hostA') == 'healthy'
-    [event] = db.list_events(host='hostA')
-    assert event.event_type == events.HOST_RECOVERED
+    event, deprecated = db.list_events(host='hostA')
+    assert event.event_type == events.HOST_REINSTATED
+    assert deprecated.event_type == events.HOST_RECOVERED
     assert event.payload['force_down_unset'] is True
     db.dispose()
     # again, as JSON: nothing left to undo
-    code, out, _ = cli('-f', 'json', 'host', 'recover', 'hostA')
+    code, out, _ = cli('-f', 'json', 'host', 'reinstate', 'hostA')
     data = json.loads(out)
     assert code == 0
     assert (data['force_down_unset'], data['enabled'],
@@ -500,7 +501,7 @@ def test_host_recover_after_repair(cli, repaired, running_agent, db_url):
 
 
 def test_host_recover_refused_without_heartbeat(cli, repaired):
-    code, out, err = cli('host', 'recover', 'hostA')
+    code, out, err = cli('host', 'reinstate', 'hostA')
     assert (code, out) == (1, '')
     line = _error_line(err)
     assert 'hostA is still failing' in line and 'vmha-agent' in line
@@ -518,7 +519,7 @@ def test_host_recover_refused_while_nova_reports_down(cli, repaired,
         return repaired._service(host)
 
     monkeypatch.setattr(repaired, 'force_down', dead_compute)
-    code, _, err = cli('host', 'recover', 'hostA')
+    code, _, err = cli('host', 'reinstate', 'hostA')
     assert code == 1
     assert 'service down' in _error_line(err)
     # put back as it was: forced down, disabled, not healthy
@@ -534,13 +535,13 @@ def test_host_recover_refused_during_a_recovery(cli, repaired,
     db = db_api.Database(db_url)
     db.create_recovery('busy', 'hostA', 2)
     db.dispose()
-    code, _, err = cli('host', 'recover', 'hostA')
+    code, _, err = cli('host', 'reinstate', 'hostA')
     assert code == 1 and 'busy' in _error_line(err)
     assert nova_calls(repaired) == []
 
 
 def test_host_recover_unknown_host(cli, repaired):
-    code, _, err = cli('host', 'recover', 'nosuch')
+    code, _, err = cli('host', 'reinstate', 'nosuch')
     assert code == 1
     assert 'nosuch' in _error_line(err)
 
@@ -548,7 +549,7 @@ def test_host_recover_unknown_host(cli, repaired):
 def test_host_recover_without_agents_checks_nova_only(cli, repaired):
     with open(cli.conf_file, 'a') as f:
         f.write('[monitor]\ndetection_sources = nova\n')
-    code, out, err = cli('-f', 'json', 'host', 'recover', 'hostA')
+    code, out, err = cli('-f', 'json', 'host', 'reinstate', 'hostA')
     assert (code, err) == (0, '')
     assert json.loads(out)['heartbeat'] == 'not checked'
 
@@ -613,7 +614,7 @@ def test_host_recover_refused_while_nova_evacuates_from_it(
     repaired.migrations['i1'] = [fakes.FakeMigration(
         source_compute='hostA', status=status, instance_uuid='i1',
         created_at='2026-01-01T00:00:00.000000')]
-    code, out, err = cli('host', 'recover', 'hostA')
+    code, out, err = cli('host', 'reinstate', 'hostA')
     assert (code, out) == (1, '')
     line = _error_line(err)
     assert 'hostA is still failing' in line and words in line
@@ -633,7 +634,7 @@ def test_host_recover_ignores_finished_evacuations(cli, repaired,
     repaired.migrations['i2'] = [fakes.FakeMigration(   # into hostA: not ours
         source_compute='hostB', status='migrating', instance_uuid='i2',
         created_at='2026-01-01T00:00:00.000000')]
-    assert cli('host', 'recover', 'hostA')[0] == 0
+    assert cli('host', 'reinstate', 'hostA')[0] == 0
     assert repaired.services['hostA']['status'] == 'enabled'
 
 
@@ -643,11 +644,11 @@ def test_host_recover_advice_for_an_unfinished_recovery(cli, repaired,
     db = db_api.Database(db_url)
     db.create_recovery('busy', 'hostA', 2)
     db.take_lease('busy', 'monitor-1:7', 60)
-    line = _error_line(cli('host', 'recover', 'hostA')[2])
+    line = _error_line(cli('host', 'reinstate', 'hostA')[2])
     assert 'run by monitor-1:7' in line and 'let it finish' in line
     assert 'recovery resume' not in line
     db.release_lease('busy', 'monitor-1:7')
-    line = _error_line(cli('host', 'recover', 'hostA')[2])
+    line = _error_line(cli('host', 'reinstate', 'hostA')[2])
     assert 'no live process runs it' in line
     assert 'vmha-manage recovery resume busy' in line
     db.dispose()

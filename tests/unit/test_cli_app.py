@@ -137,7 +137,7 @@ def test_bash_completion_works(tmp_path):
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == [
-        'host', 'add delete list recover show update', '--format']
+        'host', 'add delete list recover reinstate show update', '--format']
 
 
 def test_oslo_shell_completion_does_not_crash(monkeypatch, capsys):
@@ -166,7 +166,7 @@ def test_host_recover_of_an_unknown_host_says_unknown(run_cli, monkeypatch):
     real = recovery.Recoverer
     monkeypatch.setattr(recovery, 'Recoverer',
                         lambda conf: real(conf, compute=compute))
-    code, out, err = run('host', 'recover', 'nosuch')
+    code, out, err = run('host', 'reinstate', 'nosuch')
     assert (code, out) == (1, '')
     line = _error_line(err)
     assert 'nosuch is unknown' in line and 'heartbeat' not in line

@@ -39,8 +39,10 @@ from vmha.drivers import loader
 from vmha import exception
 from vmha import fencing
 from vmha import inventory
+from vmha import levels
 from vmha import recovery
-from vmha import repair
+from vmha import reinstate
+from vmha import states
 
 LOG = logging.getLogger(__name__)
 PROG = 'vmha-manage'
@@ -89,7 +91,7 @@ def _write_report(out, report):
                         'error': report.error})
     out.write('\ntimeline:\n')
     start = report.phases.get('detected_at')
-    for phase in db_api.PHASES:
+    for phase in states.PHASES:
         when = report.phases.get(phase)
         if when:
             offset = (when - start).total_seconds() if start else 0.0
@@ -212,9 +214,16 @@ def _level(value):
         level = int(value)
     except ValueError:
         level = None
-    if level not in (1, 2, 3):
-        raise argparse.ArgumentTypeError('level must be 1, 2 or 3')
+    if level not in levels.NUMBERS:
+        numbers = [str(n) for n in levels.NUMBERS]
+        raise argparse.ArgumentTypeError('level must be %s or %s' % (
+            ', '.join(numbers[:-1]), numbers[-1]))
     return level
+
+
+#: the --level help: every level by number and name (vmha.levels)
+_LEVEL_HELP = 'quick_evacuate_level: %s' % ', '.join(
+    '%d (%s)' % (lvl.number, lvl.name) for lvl in levels.LEVELS.values())
 
 
 def _add_host_fields(parser):
@@ -230,7 +239,7 @@ def _add_host_fields(parser):
     parser.add_argument('--bmc-option', action='append', metavar='KEY=VALUE',
                         help='driver-specific option (repeatable)')
     parser.add_argument('--level', type=_level,
-                        help='quick_evacuate_level for this host')
+                        help=_LEVEL_HELP + ' for this host')
     parser.add_argument('--watchdog-required', choices=('on', 'off'),
                         help='its vmha-agent must arm a watchdog: the '
                              'monitor notifies vmha.agent.watchdog.missing '
@@ -461,7 +470,7 @@ class HostAdd(ShowCommand):
         spec.reserved = parsed_args.reserved
         db = self.db()
         db.add_host(spec)
-        return self.record(_host_row(spec, 'healthy'))
+        return self.record(_host_row(spec, states.HOST_HEALTHY))
 
 
 class HostUpdate(ShowCommand):
@@ -536,13 +545,13 @@ class HostDelete(_NamedHost, ShowCommand):
         self.out.write('host %s deleted\n' % self._name)
 
 
-class HostRecover(_NamedHost, ShowCommand):
+class HostReinstate(_NamedHost, ShowCommand):
     """After repair: unset force-down, enable the service, mark the host
     healthy (refused while it still fails)."""
 
     def take_action(self, parsed_args):
         recoverer = self.recoverer()
-        report = repair.HostRepair(
+        report = reinstate.HostReinstatement(
             self.conf, recoverer.compute, recoverer.db,
             recoverer.dispatcher).run(parsed_args.name)
         # the host's room is back: evacuations waiting for capacity go
@@ -553,11 +562,23 @@ class HostRecover(_NamedHost, ShowCommand):
         return self.record(data)
 
 
+class HostRecover(HostReinstate):
+    """Deprecated name of "host reinstate" (a failed host is recovered;
+    a repaired one is reinstated)."""
+
+    deprecated = True
+
+    def take_action(self, parsed_args):
+        self.app.stderr.write('%s: warning: "host recover" is deprecated, '
+                              'use "host reinstate"\n' % PROG)
+        return super().take_action(parsed_args)
+
+
 def _retried(report):
     """``id: state (n waiting)`` of a recovery whose waiting evacuations
     were retried."""
     waiting = sum(1 for e in report.evacuations
-                  if e['status'] == db_api.EVAC_WAITING)
+                  if e['status'] == states.EVAC_WAITING)
     return '%s: %s (%d waiting)' % (report.id, report.state, waiting)
 
 
@@ -565,7 +586,7 @@ def _retried(report):
 
 def _completed(reports):
     """0 if every recovery completed, else 2 (like evacuate)."""
-    return 0 if all(r.state == db_api.COMPLETED for r in reports) else 2
+    return 0 if all(r.state == states.COMPLETED for r in reports) else 2
 
 
 class Evacuate(ShowCommand):
@@ -574,7 +595,7 @@ class Evacuate(ShowCommand):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('host')
-        parser.add_argument('--level', type=_level)
+        parser.add_argument('--level', type=_level, help=_LEVEL_HELP)
         parser.add_argument('--dry-run', action='store_true',
                             help='show what would be done; change nothing')
         return parser
@@ -742,6 +763,7 @@ COMMANDS = {
     'host_list': HostList,
     'host_show': HostShow,
     'host_delete': HostDelete,
+    'host_reinstate': HostReinstate,
     'host_recover': HostRecover,
     'evacuate': Evacuate,
     'recovery_list': RecoveryList,

@@ -31,7 +31,7 @@ OPTS = [
         help='Seconds before the first automatic retry of an evacuation '
              'that waits for capacity. Each further retry waits twice as '
              'long, up to retry_max_interval. A host returning to service '
-             '(vmha-manage host recover, or a compute service Nova newly '
+             '(vmha-manage host reinstate, or a compute service Nova newly '
              'reports enabled and up) triggers a retry at once.'),
     cfg.IntOpt(
         'retry_max_interval',

@@ -2,33 +2,24 @@
 
 from oslo_config import cfg
 
+from vmha import levels
+
 GROUP = cfg.OptGroup(
     'recovery',
     title='Host recovery options',
     help='How vmha makes sure a failed host is dead before it evacuates.')
 
-LEVEL_FASTEST = 1
-LEVEL_FASTER = 2
-LEVEL_SAFE = 3
+#: the level numbers, by their names in vmha.levels
+LEVEL_FASTEST = levels.FASTEST.number
+LEVEL_FASTER = levels.FASTER.number
+LEVEL_SAFE = levels.SAFE.number
 
 OPTS = [
     cfg.IntOpt(
         'quick_evacuate_level',
-        default=LEVEL_FASTER,
-        choices=[
-            (LEVEL_FASTEST, 'Fastest: no power-off. Force the nova-compute '
-             'service down at once, check Nova reports it down, then '
-             'evacuate. If the force-down fails, fall back to fencing and '
-             'waiting for Nova to mark the service down. Only safe when '
-             'something else (storage fencing, the failure detector) '
-             'guarantees the host no longer writes to its disks.'),
-            (LEVEL_FASTER, 'Faster (default): power the host off through its '
-             'BMC and confirm it is off, then force the service down, then '
-             'evacuate.'),
-            (LEVEL_SAFE, 'Quick evacuation off: power the host off, then wait '
-             'until Nova itself marks the service down (service_down_time), '
-             'then evacuate.'),
-        ],
+        default=levels.DEFAULT.number,
+        choices=[(level.number, level.summary)
+                 for level in levels.LEVELS.values()],
         help='Quick evacuation level: how the failed host is isolated before '
              'its instances are rebuilt elsewhere. Whatever the level, a host '
              'whose power-off cannot be confirmed is never evacuated.'),

@@ -24,33 +24,27 @@ from vmha import credentials
 from vmha.db import models
 from vmha import exception
 from vmha import inventory
+from vmha import states
 
 LOG = logging.getLogger(__name__)
 
-# Recovery states
-PENDING = 'pending'
-RUNNING = 'running'
-COMPLETED = 'completed'
-COMPLETED_WITH_ERRORS = 'completed_with_errors'
-FAILED = 'failed'
-FINAL_STATES = (COMPLETED, COMPLETED_WITH_ERRORS, FAILED)
-ACTIVE_STATES = (PENDING, RUNNING)
-
-# Evacuation states
-EVAC_PENDING = 'pending'
-EVAC_IN_PROGRESS = 'evacuating'
-EVAC_DONE = 'evacuated'
-EVAC_FAILED = 'failed'
-EVAC_SKIPPED = 'skipped'
-# Nova found no host with room (NoValidHost): retried later (vmha.capacity)
-EVAC_WAITING = 'waiting'
-#: left the failed host for a host that failed too, whose recovery takes it
-EVAC_HANDED_OVER = 'handed_over'
-
-# Recovery phase columns, in flow order
-PHASES = ('detected_at', 'started_at', 'fenced_at', 'service_down_at',
-          'disabled_at', 'instances_listed_at', 'first_evacuation_at',
-          'last_confirmed_at', 'finished_at')
+# the vocabulary moved to vmha.states; these names stay for callers (and
+# tests) that still read them here
+PENDING = states.PENDING
+RUNNING = states.RUNNING
+COMPLETED = states.COMPLETED
+COMPLETED_WITH_ERRORS = states.COMPLETED_WITH_ERRORS
+FAILED = states.FAILED
+FINAL_STATES = states.FINAL_STATES
+ACTIVE_STATES = states.ACTIVE_STATES
+EVAC_PENDING = states.EVAC_PENDING
+EVAC_IN_PROGRESS = states.EVAC_IN_PROGRESS
+EVAC_DONE = states.EVAC_DONE
+EVAC_FAILED = states.EVAC_FAILED
+EVAC_SKIPPED = states.EVAC_SKIPPED
+EVAC_WAITING = states.EVAC_WAITING
+EVAC_HANDED_OVER = states.EVAC_HANDED_OVER
+PHASES = states.PHASES
 
 # words of driver errors that mean "unreachable or busy, try again" (SQLite,
 # psycopg2, PyMySQL); anything else (no such table, bad password...) is final
@@ -269,7 +263,7 @@ class Database:
                     name=spec.name)) is not None:
                 raise exception.Conflict(
                     reason='host %s is already in the inventory' % spec.name)
-            row = models.Host(name=spec.name, state='healthy',
+            row = models.Host(name=spec.name, state=states.HOST_HEALTHY,
                               **_sealed_fields(self.keyring, spec.name, {
                                   f: getattr(spec, f) for f in _HOST_FIELDS}))
             session.add(row)

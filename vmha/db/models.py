@@ -4,6 +4,8 @@ from oslo_utils import timeutils
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from vmha import states
+
 
 def _now():
     return timeutils.utcnow()
@@ -34,7 +36,8 @@ class Host(TimestampMixin, Base):
     bmc_options = sa.Column(sa.JSON, nullable=False, default=dict)
     level = sa.Column(sa.Integer, nullable=True)
     maintenance = sa.Column(sa.Boolean, nullable=False, default=False)
-    state = sa.Column(sa.String(32), nullable=False, default='healthy')
+    state = sa.Column(sa.String(32), nullable=False,
+                      default=states.HOST_HEALTHY)
     # the monitor's last word on the host's vmha-agent (alive, lost)
     agent = sa.Column(sa.String(16), nullable=True)
     # a spare compute kept disabled in Nova until a failure needs its room

@@ -63,8 +63,8 @@ source that was slow to answer cannot turn into a burst of recoveries.
 
 import dataclasses
 
-from vmha.db import api as db_api
 from vmha.detection import base
+from vmha import states
 
 FAILED = 'failed'
 AGENT_LOST = 'agent-lost'
@@ -203,8 +203,8 @@ def waiting_on_nova(views):
 
 # -- the vetoes: what vmha's own records say ----------------------------------
 
-#: the inventory state ``vmha-manage host recover`` leaves behind
-RETURNED = 'healthy'
+#: the inventory state ``vmha-manage host reinstate`` leaves behind
+RETURNED = states.HOST_HEALTHY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,15 +222,15 @@ class Record:
 def needs_state(last):
     """Whether :func:`veto` needs the inventory state: only after a
     recovery that evacuated the host (was it put back since?)."""
-    return (last is not None and last.state not in db_api.ACTIVE_STATES
-            and last.state != db_api.FAILED)
+    return (last is not None and last.state not in states.ACTIVE_STATES
+            and last.state != states.FAILED)
 
 
 def veto(record, now, retry_failed_after):
     """Why a host the sources say failed gets no recovery now, or None.
 
     Not in maintenance; not while a recovery is unfinished; not after one
-    that evacuated it, until ``vmha-manage host recover`` put it back
+    that evacuated it, until ``vmha-manage host reinstate`` put it back
     (whatever Nova says or however the sources answer); after a failed
     one, once ``retry_failed_after`` seconds have passed. ``now``: naive
     UTC, like the database's timestamps.
@@ -240,9 +240,9 @@ def veto(record, now, retry_failed_after):
     last = record.last
     if last is None:
         return None
-    if last.state in db_api.ACTIVE_STATES:
+    if last.state in states.ACTIVE_STATES:
         return 'recovery %s is unfinished' % last.id
-    if last.state == db_api.FAILED:
+    if last.state == states.FAILED:
         if last.finished_at and (now - last.finished_at).total_seconds() \
                 >= retry_failed_after:
             return None
@@ -250,7 +250,7 @@ def veto(record, now, retry_failed_after):
                                                         retry_failed_after)
     if record.spec is None or record.state != RETURNED:
         return ('recovered by %s and not put back into service '
-                '(vmha-manage host recover)' % last.id)
+                '(vmha-manage host reinstate)' % last.id)
     return None
 
 

@@ -8,8 +8,8 @@ wakes it when a listing shows its instance changed. A failure is recorded
 and returned, never raised: one instance that cannot be evacuated must not
 stop (or revert) the others.
 
-An instance Nova would refuse as it is (see :mod:`vmha.policy`) is reset
-first; the instance is locked while it is evacuated (:mod:`vmha.tasks.
+An instance Nova would refuse as it is (see :mod:`vmha.evacuation_plan`) is
+reset first; the instance is locked while it is evacuated (:mod:`vmha.tasks.
 locking`); and an instance that reached a host which failed in turn (a
 cascade) is handed over to that host's recovery instead of being waited for.
 """
@@ -23,10 +23,11 @@ from vmha import capacity
 from vmha import compute
 from vmha import confirm
 from vmha.db import api as db_api
+from vmha import evacuation_plan
 from vmha import events
 from vmha import exception
-from vmha import policy
 from vmha import service_states
+from vmha import states
 from vmha.tasks import base
 from vmha.tasks import locking
 
@@ -48,7 +49,7 @@ RUNNING_MIGRATION_STATUSES = ('accepted', 'pre-migrating', 'migrating')
 
 class EvacuateInstance(base.RecoveryTask):
     """Reset if need be, lock, evacuate, confirm on another host, bring
-    back the state :mod:`vmha.policy` promises, unlock.
+    back the state :mod:`vmha.evacuation_plan` promises, unlock.
 
     Idempotent: before asking Nova, it checks whether the instance already
     left the failed host, is being rebuilt, or whether an evacuate request
@@ -96,7 +97,7 @@ class EvacuateInstance(base.RecoveryTask):
             return done
         conf = self.ctx.conf.evacuation
         deadline = self._clock() + conf.confirm_timeout
-        self._save(status=db_api.EVAC_IN_PROGRESS, started_at=db_api.utcnow())
+        self._save(status=states.EVAC_IN_PROGRESS, started_at=db_api.utcnow())
         try:
             with self.ctx.evacuation_slot(self.entry):
                 final = self._evacuate(deadline)
@@ -134,8 +135,8 @@ class EvacuateInstance(base.RecoveryTask):
         to do again, and no second notification."""
         record = self.ctx.db.get_evacuation(self.ctx.recovery_id,
                                             self.instance_id)
-        if record is None or record.status not in (db_api.EVAC_DONE,
-                                                   db_api.EVAC_HANDED_OVER):
+        if record is None or record.status not in (states.EVAC_DONE,
+                                                   states.EVAC_HANDED_OVER):
             return None
         LOG.info('Instance %s was already %s (%s)', self.instance_id,
                  record.status, record.target_host)
@@ -168,7 +169,8 @@ class EvacuateInstance(base.RecoveryTask):
             version = self.ctx.compute.evacuate(
                 inst.id,
                 target_host=(self.entry.get('target_host') or  # a spare
-                             policy.target_host(self.ctx.conf, self.host)),
+                             evacuation_plan.target_host(self.ctx.conf,
+                                                         self.host)),
                 on_shared_storage=self.ctx.conf.evacuation.on_shared_storage)
             self._lands_stopped = _lands_stopped(version)
         except exception.NovaUnavailable as err:
@@ -185,11 +187,12 @@ class EvacuateInstance(base.RecoveryTask):
     def _reset(self, inst):
         """os-resetState an instance Nova would not evacuate as it is; the
         host is isolated, so its recorded state is only what the dead host
-        was doing (see :mod:`vmha.policy`)."""
-        target = policy.reset_target(inst)
+        was doing (see :mod:`vmha.evacuation_plan`)."""
+        target = evacuation_plan.reset_target(inst)
         if target is None:
             return
-        self._reset_note = policy.reset_note(inst, target, self.comes_back)
+        self._reset_note = evacuation_plan.reset_note(inst, target,
+                                                      self.comes_back)
         LOG.warning('Recovery %s: instance %s: %s', self.ctx.recovery_id,
                     inst.id, self._reset_note)
         self.ctx.compute.reset_state(inst.id, target)
@@ -329,8 +332,8 @@ class EvacuateInstance(base.RecoveryTask):
 
     def _restore_state(self, inst, deadline):
         """Bring the instance to the state it comes back in (its
-        pre-failure vm_state, or what :mod:`vmha.policy` says for a reset
-        one).
+        pre-failure vm_state, or what :mod:`vmha.evacuation_plan` says for a
+        reset one).
 
         From microversion 2.95 Nova leaves evacuated instances stopped: start
         those that were running. ERROR instances are set back to ERROR.
@@ -369,25 +372,25 @@ class EvacuateInstance(base.RecoveryTask):
             else None
 
     def _confirmed(self, final):
-        self._save(status=db_api.EVAC_DONE, target_host=final.host,
+        self._save(status=states.EVAC_DONE, target_host=final.host,
                    confirmed_at=db_api.utcnow(), reason=self._outcome_note())
         self.ctx.emit(events.INSTANCE_EVACUATED, instance_id=final.id,
                       instance_name=final.name, target_host=final.host,
                       vm_state=final.vm_state)
-        return {'id': final.id, 'status': db_api.EVAC_DONE,
+        return {'id': final.id, 'status': states.EVAC_DONE,
                 'target_host': final.host}
 
     def _handed_over(self, handover):
         host = handover.kwargs['host']
         LOG.warning('Recovery %s: instance %s %s', self.ctx.recovery_id,
                     self.instance_id, handover)
-        self._save(status=db_api.EVAC_HANDED_OVER, target_host=host,
+        self._save(status=states.EVAC_HANDED_OVER, target_host=host,
                    reason=str(handover))
         self.ctx.emit(events.INSTANCE_HANDED_OVER,
                       instance_id=self.instance_id,
                       instance_name=self.entry['name'], target_host=host,
                       reason=str(handover))
-        return {'id': self.instance_id, 'status': db_api.EVAC_HANDED_OVER,
+        return {'id': self.instance_id, 'status': states.EVAC_HANDED_OVER,
                 'target_host': host}
 
     def _failed(self, err):
@@ -400,11 +403,11 @@ class EvacuateInstance(base.RecoveryTask):
                       'start %s)' % self.instance_id)
         LOG.error('Recovery %s: evacuation of instance %s failed: %s',
                   self.ctx.recovery_id, self.instance_id, error)
-        self._save(status=db_api.EVAC_FAILED, reason=error)
+        self._save(status=states.EVAC_FAILED, reason=error)
         self.ctx.emit(events.INSTANCE_EVACUATE_FAILED,
                       instance_id=self.instance_id,
                       instance_name=self.entry['name'], error=error)
-        return {'id': self.instance_id, 'status': db_api.EVAC_FAILED,
+        return {'id': self.instance_id, 'status': states.EVAC_FAILED,
                 'error': error}
 
     def _may_land_stopped(self):
@@ -430,7 +433,7 @@ def _isolated_host(ctx, host):
     if not recoveries or not recoveries[0].fence_confirmed:
         return None
     latest = recoveries[0]
-    if latest.state in db_api.ACTIVE_STATES or (svc is not None
+    if latest.state in states.ACTIVE_STATES or (svc is not None
                                                 and svc.is_down):
         return 'fenced by recovery %s' % latest.id
     return None
@@ -453,6 +456,6 @@ def _failed_host(ctx, host):
     if svc is not None and svc.is_down:
         return 'its nova-compute is down'
     recoveries = ctx.db.list_recoveries(host=host, limit=1)
-    if recoveries and recoveries[0].state in db_api.ACTIVE_STATES:
+    if recoveries and recoveries[0].state in states.ACTIVE_STATES:
         return 'vmha is recovering it (recovery %s)' % recoveries[0].id
     return None

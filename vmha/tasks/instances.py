@@ -1,8 +1,8 @@
 """ListInstances: what is on the failed host, and what will be done with it."""
 
-from vmha.db import api as db_api
+from vmha import evacuation_plan
 from vmha import events
-from vmha import policy
+from vmha import states
 from vmha.tasks import base
 
 
@@ -22,7 +22,7 @@ class ListInstances(base.RecoveryTask):
 
     def execute(self):
         instances = self.ctx.compute.list_instances(self.host)
-        entries = policy.plan(instances, self.ctx.conf.evacuation)
+        entries = evacuation_plan.plan(instances, self.ctx.conf.evacuation)
         for entry in entries:
             self._record(entry)
         self.ctx.mark_phase('instances_listed_at')
@@ -37,17 +37,17 @@ class ListInstances(base.RecoveryTask):
             self.ctx.recovery_id, entry['id'], instance_name=entry['name'],
             source_host=self.host, original_vm_state=entry['vm_state'],
             status=status, reason=entry['reason'])
-        if status == db_api.EVAC_SKIPPED:
+        if status == states.EVAC_SKIPPED:
             self.ctx.emit(events.INSTANCE_SKIPPED, instance_id=entry['id'],
                           instance_name=entry['name'],
                           reason=entry['reason'])
-        elif status == db_api.EVAC_FAILED:
+        elif status == states.EVAC_FAILED:
             self.ctx.emit(events.INSTANCE_EVACUATE_FAILED,
                           instance_id=entry['id'],
                           instance_name=entry['name'],
                           error=entry['reason'])
 
 
-_STATUS = {policy.EVACUATE: db_api.EVAC_PENDING,
-           policy.SKIP: db_api.EVAC_SKIPPED,
-           policy.LEAVE: db_api.EVAC_FAILED}
+_STATUS = {evacuation_plan.EVACUATE: states.EVAC_PENDING,
+           evacuation_plan.SKIP: states.EVAC_SKIPPED,
+           evacuation_plan.LEAVE: states.EVAC_FAILED}

@@ -1,13 +1,13 @@
 """RecordOutcome: close the recovery with its final state and figures."""
 
-from vmha.db import api as db_api
 from vmha import events
+from vmha import states
 from vmha.tasks import base
 
 
 # evacuation statuses that leave an instance behind on the failed host
-UNFINISHED = (db_api.EVAC_FAILED, db_api.EVAC_PENDING,
-              db_api.EVAC_IN_PROGRESS, db_api.EVAC_WAITING)
+UNFINISHED = (states.EVAC_FAILED, states.EVAC_PENDING,
+              states.EVAC_IN_PROGRESS, states.EVAC_WAITING)
 
 
 def summarize(evacuations):
@@ -16,8 +16,8 @@ def summarize(evacuations):
     for evac in evacuations:
         counts[evac.status] = counts.get(evac.status, 0) + 1
     unfinished = sum(counts.get(status, 0) for status in UNFINISHED)
-    state = (db_api.COMPLETED_WITH_ERRORS if unfinished
-             else db_api.COMPLETED)
+    state = (states.COMPLETED_WITH_ERRORS if unfinished
+             else states.COMPLETED)
     return state, counts
 
 
@@ -51,8 +51,8 @@ class RecordOutcome(base.RecoveryTask):
             first_evacuation_at=min(issued) if issued else None,
             last_confirmed_at=max(confirmed) if confirmed else None)
         self.ctx.mark_phase('finished_at')
-        self.ctx.db.update_host_state(self.host, 'evacuated')
-        if state == db_api.COMPLETED:
+        self.ctx.db.update_host_state(self.host, states.HOST_EVACUATED)
+        if state == states.COMPLETED:
             self.ctx.emit(events.RECOVERY_COMPLETED, state=state, **counts)
         else:
             self.ctx.emit(events.RECOVERY_COMPLETED_WITH_ERRORS, state=state,

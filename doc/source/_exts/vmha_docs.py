@@ -7,6 +7,8 @@
   that are not part of the site). One copy of each text.
 * ``.. vmha-events::`` lists every event type (vmha.events) with its
   priority and SNMP notification (vmha.drivers.notification.snmp).
+* ``.. vmha-levels::`` lists every ``quick_evacuate_level`` (vmha.levels):
+  what it does, whether it fences first, its steps and its flow builder.
 * ``.. vmha-metrics::`` lists every Prometheus metric of vmha.metrics with
   its type, labels and help text, from the metric objects themselves.
 """
@@ -28,6 +30,7 @@ MARKDOWN_PAGES = {
         'doc/fencing.md': 'fencing.md',
         'doc/notifications.md': 'notifications.md',
         'etc/vmha/vmha.conf.sample': '../configuration/sample.rst',
+        'vmha/levels.py': '../reference/levels.rst',
     }),
     'admin/fencing': ('doc/fencing.md', {}),
     'admin/notifications': ('doc/notifications.md', {}),
@@ -85,7 +88,9 @@ def _table(header, rows, widths):
         row = nodes.row()
         for cell in cells:
             entry = nodes.entry()
-            if isinstance(cell, nodes.Node):
+            if isinstance(cell, nodes.Sequential):
+                entry += cell
+            elif isinstance(cell, nodes.Node):
                 entry += nodes.paragraph('', '', cell)
             else:
                 entry += nodes.paragraph(text=str(cell))
@@ -107,7 +112,11 @@ class EventsDirective(Directive):
         rows = []
         for event_type in events.ALL_TYPES:
             number, name = snmp.NOTIFICATIONS.get(event_type, (None, None))
-            rows.append([_code(event_type), events.PRIORITIES[event_type],
+            priority = events.PRIORITIES[event_type]
+            if event_type in events.DEPRECATED_TYPES:
+                priority += ' (deprecated: use %s)' % (
+                    events.DEPRECATED_TYPES[event_type])
+            rows.append([_code(event_type), priority,
                          _code(name) if name else '(generic)',
                          '<base_oid>.0.%s' % number if number else ''])
         for event_type, priority in events.RECORD_ONLY.items():
@@ -115,6 +124,24 @@ class EventsDirective(Directive):
                          'recorded in the event log only'])
         return [_table(['Event type', 'Priority', 'VMHA-MIB notification',
                         'OID'], rows, [40, 10, 35, 20])]
+
+
+class LevelsDirective(Directive):
+    """Every quick_evacuate_level, from the table the code runs."""
+
+    def run(self):
+        from vmha import levels
+        rows = []
+        for level in levels.LEVELS.values():
+            steps = nodes.enumerated_list()
+            for step in level.steps:
+                steps += nodes.list_item('', nodes.paragraph(text=step))
+            rows.append(['%d (%s)' % (level.number, level.name),
+                         level.summary,
+                         'yes' if level.fences_first else 'no',
+                         steps, _code('vmha.flows.' + level.builder)])
+        return [_table(['Level', 'What it does', 'Fences first', 'Steps',
+                        'Flow builder'], rows, [10, 40, 10, 40, 20])]
 
 
 class MetricsDirective(Directive):
@@ -143,5 +170,6 @@ def _metrics(module):
 def setup(app):
     app.connect('source-read', markdown_page)
     app.add_directive('vmha-events', EventsDirective)
+    app.add_directive('vmha-levels', LevelsDirective)
     app.add_directive('vmha-metrics', MetricsDirective)
     return {'parallel_read_safe': True, 'parallel_write_safe': True}

@@ -57,6 +57,7 @@ NOTIFICATIONS = {
     events.AGENT_RECOVERED: (19, 'vmhaAgentRecovered'),
     events.INSTANCE_RESET: (21, 'vmhaInstanceReset'),
     events.INSTANCE_HANDED_OVER: (22, 'vmhaInstanceHandedOver'),
+    events.HOST_REINSTATED: (23, 'vmhaHostReinstated'),
     # capacity (vmha.capacity, vmha.reserved): numbered from 40 on
     events.INSTANCE_EVACUATE_WAITING: (40, 'vmhaInstanceEvacuateWaiting'),
     events.RECOVERY_RETRY_STARTED: (41, 'vmhaRecoveryRetryStarted'),
