@@ -105,7 +105,7 @@ def case_conf(url, mode):
         fencing__power_off_confirm_interval=interval,
         fencing__bmc_timeout=3,
         redfish__connect_timeout=1, redfish__read_timeout=2,
-        ssh_fencing__connect_timeout=1, ssh_fencing__command_timeout=1,
+        ssh_fencing__connect_timeout=1, ssh_fencing__command_timeout=3,
         evacuation__confirm_interval=0.1, evacuation__confirm_timeout=10)
 
 

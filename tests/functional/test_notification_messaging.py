@@ -89,6 +89,7 @@ def every_event(host):
         events.AGENT_LOST: {'reason': 'agent heartbeat lost but '
                                       'nova-compute still reports'},
         events.AGENT_RECOVERED: {},
+        events.AGENT_WATCHDOG_MISSING: {},
         events.INSTANCE_EVACUATE_WAITING: dict(
             instance, error='No valid host was found',
             original_vm_state='active', retries=0,
@@ -102,7 +103,8 @@ def every_event(host):
     }
     assert set(fields) == set(events.ALL_TYPES)
     detached = (events.HOST_FAILURE_DETECTED, events.MASS_FAILURE,
-                events.AGENT_LOST, events.AGENT_RECOVERED)
+                events.AGENT_LOST, events.AGENT_RECOVERED,
+                events.AGENT_WATCHDOG_MISSING)
     return [events.Event(event_type, host=host,
                          recovery_id=None if event_type in detached else rid,
                          level=None if event_type in detached else 2,

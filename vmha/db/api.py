@@ -670,10 +670,13 @@ class Database:
                 created_at=event.timestamp.replace(tzinfo=None)))
 
     @_retried
-    def list_events(self, recovery_id=None, host=None, limit=None):
+    def list_events(self, recovery_id=None, host=None, limit=None,
+                    event_type=None):
         query = sa.select(models.Event).order_by(models.Event.id)
         if recovery_id:
             query = query.where(models.Event.recovery_id == recovery_id)
+        if event_type:
+            query = query.where(models.Event.event_type == event_type)
         if host:
             query = query.where(models.Event.host == host)
         if limit:

@@ -132,7 +132,8 @@ class EvacuateInstance(base.RecoveryTask):
     def _confirmed_before(self):
         """The result of an earlier run killed after it confirmed the
         instance (or handed it over) but before taskflow saved that: nothing
-        to do again, and no second notification."""
+        to do again. Its notification is sent once: now, if that run was
+        killed between saving the outcome and recording the event."""
         record = self.ctx.db.get_evacuation(self.ctx.recovery_id,
                                             self.instance_id)
         if record is None or record.status not in (states.EVAC_DONE,
@@ -140,8 +141,26 @@ class EvacuateInstance(base.RecoveryTask):
             return None
         LOG.info('Instance %s was already %s (%s)', self.instance_id,
                  record.status, record.target_host)
+        if not self._outcome_recorded(record.status):
+            LOG.info('Instance %s: sending the notification of its outcome '
+                     'that the killed run did not', self.instance_id)
+            if record.status == states.EVAC_DONE:
+                self._emit_evacuated(self.instance_id, record.target_host,
+                                     self.comes_back)
+            else:
+                self._emit_handed_over(record.target_host, record.reason)
         return {'id': self.instance_id, 'status': record.status,
                 'target_host': record.target_host}
+
+    def _outcome_recorded(self, status):
+        """Is the event of this instance's outcome in the event log?"""
+        event_type = (events.INSTANCE_EVACUATED
+                      if status == states.EVAC_DONE
+                      else events.INSTANCE_HANDED_OVER)
+        return any(e.payload.get('instance_id') == self.instance_id
+                   for e in self.ctx.db.list_events(
+                       recovery_id=self.ctx.recovery_id,
+                       event_type=event_type))
 
     def _request_evacuation(self):
         """Ask Nova to evacuate the instance unless that is done or under
@@ -374,11 +393,15 @@ class EvacuateInstance(base.RecoveryTask):
     def _confirmed(self, final):
         self._save(status=states.EVAC_DONE, target_host=final.host,
                    confirmed_at=db_api.utcnow(), reason=self._outcome_note())
-        self.ctx.emit(events.INSTANCE_EVACUATED, instance_id=final.id,
-                      instance_name=final.name, target_host=final.host,
-                      vm_state=final.vm_state)
+        self._emit_evacuated(final.id, final.host, final.vm_state,
+                             name=final.name)
         return {'id': final.id, 'status': states.EVAC_DONE,
                 'target_host': final.host}
+
+    def _emit_evacuated(self, instance_id, host, vm_state, name=None):
+        self.ctx.emit(events.INSTANCE_EVACUATED, instance_id=instance_id,
+                      instance_name=name or self.entry['name'],
+                      target_host=host, vm_state=vm_state)
 
     def _handed_over(self, handover):
         host = handover.kwargs['host']
@@ -386,12 +409,15 @@ class EvacuateInstance(base.RecoveryTask):
                     self.instance_id, handover)
         self._save(status=states.EVAC_HANDED_OVER, target_host=host,
                    reason=str(handover))
+        self._emit_handed_over(host, str(handover))
+        return {'id': self.instance_id, 'status': states.EVAC_HANDED_OVER,
+                'target_host': host}
+
+    def _emit_handed_over(self, host, reason):
         self.ctx.emit(events.INSTANCE_HANDED_OVER,
                       instance_id=self.instance_id,
                       instance_name=self.entry['name'], target_host=host,
-                      reason=str(handover))
-        return {'id': self.instance_id, 'status': states.EVAC_HANDED_OVER,
-                'target_host': host}
+                      reason=reason)
 
     def _failed(self, err):
         error = str(err)
