@@ -367,7 +367,7 @@ class EvacuateInstance(base.RecoveryTask):
               and inst.vm_state == compute.VM_ACTIVE):
             self.ctx.compute.stop(inst.id)
         elif wanted == compute.VM_ERROR:
-            self.ctx.compute.reset_state(inst.id, 'error')
+            self.ctx.compute.reset_state(inst.id, compute.VM_ERROR)
         else:
             raise exception.EvacuationFailed(
                 instance=inst.id, reason='landed on %s in state %s, expected '
