@@ -24,12 +24,7 @@ def conf():
                            fencing__bmc_timeout=10)
 
 
-@pytest.fixture
-def driver(conf):
-    drv = loader.get(loader.FENCING_NAMESPACE, 'ipmi', conf)
-    assert isinstance(drv, ipmi.IPMIDriver)
-    yield drv
-    drv.close()
+driver = peers.fencing_driver('ipmi', ipmi.IPMIDriver)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 
 from tests.functional import peers
 from tests.functional.peers import sushy as sushy_peer
-from vmha.drivers import loader
 from vmha.drivers.fencing import redfish
 from vmha import exception
 from vmha import fencing
@@ -37,12 +36,7 @@ def conf():
         redfish__connect_timeout=2, redfish__read_timeout=4)
 
 
-@pytest.fixture
-def driver(conf):
-    drv = loader.get(loader.FENCING_NAMESPACE, 'redfish', conf)
-    assert isinstance(drv, redfish.RedfishDriver)
-    yield drv
-    drv.close()
+driver = peers.fencing_driver('redfish', redfish.RedfishDriver)
 
 
 def wait_for(func, expected, timeout=13, interval=CONFIRM_INTERVAL):

@@ -13,7 +13,6 @@ import pytest
 
 from tests.functional import peers
 from tests.functional.peers import sshd as sshd_peer_mod
-from vmha.drivers import loader
 from vmha.drivers.fencing import ssh
 from vmha import exception
 from vmha import fencing
@@ -30,11 +29,7 @@ def conf(sshd_peer):
         ssh_fencing__command_timeout=5)
 
 
-@pytest.fixture
-def driver(conf):
-    drv = loader.load(loader.FENCING_NAMESPACE, 'ssh', conf)
-    assert isinstance(drv, ssh.SSHFencingDriver)
-    return drv
+driver = peers.fencing_driver('ssh', ssh.SSHFencingDriver)
 
 
 @pytest.fixture

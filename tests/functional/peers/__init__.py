@@ -139,3 +139,18 @@ def load_conf(tmp_path, text):
     path = write(os.path.join(str(tmp_path), 'vmha-%s.conf'
                               % uuid.uuid4().hex[:8]), text)
     return conftest.make_conf(config_file=path)
+
+
+def fencing_driver(name, cls):
+    """A ``driver`` fixture: fencing driver ``name`` loaded as vmha loads
+    it (once per configuration, from the test module's ``conf`` fixture),
+    checked to be a ``cls``, closed after the test."""
+    from vmha.drivers import loader
+
+    @pytest.fixture
+    def driver(conf):
+        drv = loader.get(loader.FENCING_NAMESPACE, name, conf)
+        assert isinstance(drv, cls)
+        yield drv
+        drv.close()
+    return driver
