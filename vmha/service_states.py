@@ -26,6 +26,10 @@ from vmha import states
 
 LOG = logging.getLogger(__name__)
 
+#: confirmation rounds between two looks of a waiting evacuation task at
+#: the hosts that may have failed (cascades, dead ends)
+DEAD_END_CHECK_EVERY = 10
+
 
 class ServiceStates:
     """nova-compute services by host, from a listing at most ``ttl``
@@ -43,9 +47,10 @@ class ServiceStates:
 
     @classmethod
     def from_conf(cls, conf, compute):
-        """Fresh enough for a task that looks again every confirm
-        interval."""
-        return cls(compute, conf.evacuation.confirm_interval)
+        """As fresh as the tasks need: they look for failed hosts once per
+        DEAD_END_CHECK_EVERY confirmation rounds."""
+        return cls(compute, DEAD_END_CHECK_EVERY
+                   * conf.evacuation.confirm_interval)
 
     def get(self, host):
         """The Service of ``host``, or None if Nova has none; raises

@@ -42,7 +42,10 @@ FAILED_MIGRATION_STATUSES = ('failed', 'error')
 # confirmation intervals between two checks that a rebuild's target host
 # is still alive, or that an instance waiting elsewhere was handed over: a
 # task whose instance does not change looks again this often
-DEAD_END_CHECK_EVERY = 10
+DEAD_END_CHECK_EVERY = service_states.DEAD_END_CHECK_EVERY
+# confirmation rounds an instance may show no task state on the failed host
+# (a rebuild's last moment from 2.95) before Nova's record is read
+AMBIGUITY_ROUNDS = 3
 # evacuation migration statuses of a rebuild still under way
 RUNNING_MIGRATION_STATUSES = ('accepted', 'pre-migrating', 'migrating')
 
@@ -67,6 +70,8 @@ class EvacuateInstance(base.RecoveryTask):
         self._lands_stopped = None
         self._reset_note = None
         self._dead_end_checked = None
+        #: since when the instance shows no task state on the failed host
+        self._ambiguous_since = None
 
     @property
     def instance_id(self):
@@ -338,9 +343,30 @@ class EvacuateInstance(base.RecoveryTask):
         return inst
 
     def _landed_or_failed(self, inst):
+        """Landed (on another host, no task), or failed (Nova gave up the
+        rebuild)? On the failed host with no task state is ambiguous: from
+        2.95 every rebuild passes through it for a moment, stopped before
+        Nova moves ``host``. Nova's evacuation record decides, read only
+        once the state outlasted that moment (or is ERROR), not for every
+        instance that passes through it."""
         if inst.task_state is not None:
+            self._ambiguous_since = None
             return False
-        return inst.host != self.host or self._rebuild_failed()
+        if inst.host != self.host:
+            return True
+        now = self._clock()
+        if self._ambiguous_since is None:
+            self._ambiguous_since = now
+        if (inst.vm_state != compute.VM_ERROR
+                and now - self._ambiguous_since < self._ambiguity_grace):
+            return False
+        return self._rebuild_failed()
+
+    @property
+    def _ambiguity_grace(self):
+        """Seconds "on the failed host, no task" may last before Nova's
+        record is read: a few confirmation rounds."""
+        return AMBIGUITY_ROUNDS * self.ctx.conf.evacuation.confirm_interval
 
     def _rebuild_failed(self):
         """Did Nova give up the newest evacuation of this instance?"""
