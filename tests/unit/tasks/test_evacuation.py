@@ -171,8 +171,9 @@ def test_evacuate_waits_through_novas_stop_on_the_failed_host(
     assert shown == ['i1']
     assert result['status'] == db_api.EVAC_DONE, result
     assert result['target_host'] != HOST
-    assert compute.calls_of('list_evacuations') == [
-        ('list_evacuations', 'i1')]
+    # a moment shorter than the grace (vmha.tasks.evacuation.
+    # AMBIGUITY_ROUNDS) does not even need Nova's record
+    assert not compute.calls_of('list_evacuations')
 
 
 def test_evacuate_rerun_after_confirmation_does_nothing_again(
