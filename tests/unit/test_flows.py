@@ -274,6 +274,9 @@ class SlowCompute(fakes.FakeCompute):
 @pytest.mark.parametrize('max_workers', [1, 3])
 def test_bounded_parallelism(make_recoverer, conf, max_workers):
     conf.set_override('max_workers', max_workers, 'evacuation')
+    # the unit config's 5 s per instance is tight for serial slow
+    # rebuilds on a loaded machine; this test is about parallelism
+    conf.set_override('confirm_timeout', 60, 'evacuation')
     fc = SlowCompute()
     for n in range(6):
         fc.add_instance('i%d' % n)
