@@ -184,18 +184,20 @@ def _fencing_help():
     """``--fencing``'s help: every installed fencing driver and the fields
     it uses, from the drivers' own ``properties`` (one line each, kept as
     lines by cliff's help formatter)."""
-    lines = ['fencing driver (default: [fencing] default_driver). The '
-             'installed drivers and what they use:']
+    paragraphs = ['fencing driver (default: [fencing] default_driver). '
+                  'The installed drivers and what they use:']
     for name, driver in sorted(loader.classes(
             loader.FENCING_NAMESPACE).items()):
         properties = getattr(driver, 'get_properties', dict)()
         required = getattr(driver, 'required_properties', tuple)()
-        lines.append('%s:%s' % (name, '' if properties else ' nothing'))
-        for prop, text in properties.items():
-            lines.append('  %s%s: %s' % (
-                _option(fencing_base.field_label(prop)),
-                ' (required)' if prop in required else '', text))
-    return '\n'.join(lines)
+        fields = ['%s%s: %s' % (_option(fencing_base.field_label(prop)),
+                                ' (required)' if prop in required else '',
+                                text.rstrip('.'))
+                  for prop, text in properties.items()]
+        paragraphs.append('%s: %s.' % (name, '; '.join(fields) or 'nothing'))
+    # one paragraph per driver, no indentation: read as lines in a
+    # terminal and as paragraphs by the CLI reference (reStructuredText)
+    return '\n\n'.join(paragraphs)
 
 
 def _positive(value):
