@@ -31,6 +31,17 @@ from tools.lab.access import lab as lablib
 from tools.lab.access import monitors as lab_monitors
 from vmha.db import api as db_api
 from vmha.db import migration
+from vmha.drivers import loader
+
+
+@pytest.fixture(autouse=True)
+def _close_shared_drivers():
+    """Each test builds its own configuration, hence its own fencing
+    drivers: log their BMC sessions out when it ends, so that pyghmi does
+    not hand the next test's driver a session the lab BMC dropped (a power
+    off then waits ~20 s for it: "did not answer power off within 10s")."""
+    yield
+    loader.close_shared()
 
 
 @pytest.fixture(scope='session')

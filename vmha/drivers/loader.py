@@ -29,6 +29,9 @@ KINDS = {FENCING_NAMESPACE: 'fencing', NOTIFICATION_NAMESPACE: 'notification',
 #: instances live and die with their configuration
 _LOADED = '_vmha_loaded_drivers'
 _LOCK = threading.Lock()
+#: the drivers get() loaded since the last close_shared (kept alive until
+#: closed: a dropped driver's IPMI sessions would stay logged in)
+_SHARED = []
 
 
 def available(namespace):
@@ -92,7 +95,25 @@ def get(namespace, name, conf):
         key = (namespace, name)
         if key not in loaded:
             loaded[key] = load(namespace, name, conf)
+            _SHARED.append(loaded[key])
         return loaded[key]
+
+
+def close_shared():
+    """Close every driver :func:`get` handed out in this process since
+    the last call (they stay usable: a closed driver opens its sessions
+    again on its next call). For a process that drops a ConfigOpts and
+    builds another (a test run): the IPMI sessions of the dropped
+    configuration's drivers would stay logged in, and pyghmi would hand
+    the next driver for the same BMC a session the BMC may have dropped
+    meanwhile."""
+    with _LOCK:
+        drivers = list(_SHARED)
+        del _SHARED[:]
+    for driver in drivers:
+        close = getattr(driver, 'close', None)
+        if close is not None:
+            close()
 
 
 @functools.lru_cache(maxsize=None)
