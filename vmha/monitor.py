@@ -277,12 +277,14 @@ class Monitor:
             view = views.get(host)
             if view is None or view.heartbeat_state != base.ALIVE:
                 continue
+            # recorded before it is notified: a consumer of the event reads
+            # the agent alive in `host list`
+            if self._agents.get(host, AGENT_ALIVE) != AGENT_ALIVE:
+                self._record_agent(host, AGENT_ALIVE)
             if host in self._agents_lost:
                 self._agents_lost.discard(host)
                 LOG.info('Host %s: vmha-agent heartbeats again', host)
                 self._notify(events.AGENT_RECOVERED, host)
-            if self._agents.get(host, AGENT_ALIVE) != AGENT_ALIVE:
-                self._record_agent(host, AGENT_ALIVE)
 
     def _note_unarmed(self, views):
         """Notify once when an agent heartbeats unarmed on a host whose
