@@ -181,6 +181,8 @@ class Monitor:
                    for host in sorted(failed))
         reports = [report for report in reports if report is not None]
         self._retry_waiting()
+        # notifications a killed process recorded but never sent
+        self.recoverer.dispatcher.redeliver()
         return reports
 
     def _retry_waiting(self):

@@ -136,12 +136,13 @@ class Recoverer:
         self._fencing_driver = fencing_driver
         self.compute = compute or compute_mod.ComputeAPI.from_conf(conf)
         self.db = db or db_api.Database.from_conf(conf)
-        self.dispatcher = dispatcher or notifier.from_conf(
-            conf, record=self.db.add_event)
-        self.backend = backend or tf_backends.fetch(
-            db_api.taskflow_conf(self.db.url, self.db.timeout))
         #: who records and runs recoveries (and holds their leases)
         self.owner = owner or ownership.process_owner()
+        #: events are recorded with the deliveries owed (the outbox)
+        self.dispatcher = dispatcher or notifier.from_conf(
+            conf, outbox=self.db, owner=self.owner)
+        self.backend = backend or tf_backends.fetch(
+            db_api.taskflow_conf(self.db.url, self.db.timeout))
         #: seconds a lease lasts unless renewed: a dead owner's recovery is
         #: taken over that long after its last renewal
         self.lease_ttl = conf.jobboard.claim_timeout

@@ -23,7 +23,7 @@ def test_migrations_create_every_table_and_are_idempotent(server_url):
     migration.upgrade(server_url)
     migration.upgrade(server_url)
     assert migration.current_revision(server_url) == \
-        migration.head_revision() == '0006'
+        migration.head_revision() == '0007'
     engine = sa.create_engine(server_url)
     inspector = sa.inspect(engine)
     tables = set(inspector.get_table_names())
@@ -35,7 +35,7 @@ def test_migrations_create_every_table_and_are_idempotent(server_url):
             'host_stopped'} <= columns
     assert {'agent', 'reserved', 'reserved_for'} <= host_columns
     assert {'waiting_since', 'retries', 'next_retry_at'} <= evac_columns
-    assert {'hosts', 'recoveries', 'evacuations', 'events',
+    assert {'hosts', 'recoveries', 'evacuations', 'events', 'outbox',
             'vmha_alembic_version', 'logbooks', 'flowdetails',
             'atomdetails'} <= tables
 

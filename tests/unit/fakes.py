@@ -315,6 +315,9 @@ class RecordingDispatcher:
         self.flushes += 1
         return True
 
+    def redeliver(self):
+        return 0
+
     def close(self, timeout=30.0):
         pass
 

@@ -11,7 +11,7 @@ from vmha import events
 from vmha import exception
 from vmha import inventory
 
-VMHA_TABLES = {'hosts', 'recoveries', 'evacuations', 'events',
+VMHA_TABLES = {'hosts', 'recoveries', 'evacuations', 'events', 'outbox',
                'vmha_alembic_version'}
 # on SQLite taskflow creates its tables directly (no alembic_version)
 TASKFLOW_TABLES = {'logbooks', 'flowdetails', 'atomdetails'}

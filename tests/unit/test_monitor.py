@@ -93,6 +93,19 @@ def test_nothing_down_nothing_recovered(watch, dispatcher):
     assert stub.calls == [] and dispatcher.events == []
 
 
+def test_every_poll_sends_what_a_killed_process_owed(watch, dispatcher,
+                                                     monkeypatch):
+    """The outbox (vmha.notifier): the monitor is the process that sends
+    the notifications another one recorded and was killed before sending;
+    the dispatcher itself bounds how often it looks."""
+    looks = []
+    monkeypatch.setattr(dispatcher, 'redeliver', lambda: looks.append(1))
+    mon, _stub = watch(cluster(down=['c2']))
+    mon.check_once()
+    mon.check_once()
+    assert looks == [1, 1]
+
+
 def test_a_service_vmha_disabled_is_left_alone(watch, conf):
     compute = cluster(down=['c2'])
     compute.services['c2'].update(

@@ -29,6 +29,20 @@ OPTS = [
              'receiver cannot hold the monitor longer); what is still '
              'queued then keeps going in the background. Closing the '
              'notifier (process exit) waits at most as long again.'),
+    cfg.FloatOpt(
+        'redeliver_after',
+        default=120.0,
+        min=10.0,
+        help='Every event is recorded together with the deliveries owed '
+             'to each driver (the outbox), and a delivery leaves the '
+             'outbox once its driver sent it or failed to. A delivery '
+             'still owed this many seconds after it was queued belongs to '
+             'a process that died (killed mid-recovery) or is stuck: '
+             'vmha-monitor then sends it again through its own drivers of '
+             'the same name. Keep it above what a driver may take to send '
+             'a backlog, as a live but slow process could otherwise send '
+             'a notification twice (notifications are delivered at least '
+             'once).'),
 ]
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import orm
 
 from vmha import credentials
 from vmha.db import models
+from vmha import events
 from vmha import exception
 from vmha import inventory
 from vmha import states
@@ -187,6 +188,16 @@ def _retried(method):
             attempt += 1
 
     return wrapper
+
+
+def _event_from_row(row):
+    """The :class:`vmha.events.Event` an events row recorded."""
+    payload = dict(row.payload or {})
+    level = payload.pop('level', None)
+    return events.Event(
+        event_type=row.event_type, host=row.host,
+        recovery_id=row.recovery_id, level=level, payload=payload,
+        timestamp=row.created_at.replace(tzinfo=datetime.timezone.utc))
 
 
 def host_spec(row, keyring=None):
@@ -660,14 +671,74 @@ class Database:
     # -- events -------------------------------------------------------------
 
     @_retried
-    def add_event(self, event):
-        """Append a :class:`vmha.events.Event` to the event log."""
+    def add_event(self, event, deliveries=(), owner=None):
+        """Append a :class:`vmha.events.Event` to the event log, with the
+        outbox rows of the ``deliveries`` (driver names) ``owner`` (a
+        process) owes for it, in the same transaction; return its id."""
         with self.session() as session:
-            session.add(models.Event(
+            row = models.Event(
                 recovery_id=event.recovery_id, host=event.host,
                 event_type=event.event_type, priority=event.priority,
                 payload=dict(event.payload, level=event.level),
-                created_at=event.timestamp.replace(tzinfo=None)))
+                created_at=event.timestamp.replace(tzinfo=None))
+            session.add(row)
+            session.flush()
+            now = utcnow()
+            session.add_all(models.Outbox(event_id=row.id, driver=driver,
+                                          owner=owner, claimed_at=now)
+                            for driver in deliveries)
+            return row.id
+
+    # -- the outbox (vmha.notifier) -----------------------------------------
+
+    @_retried
+    def settle_deliveries(self, driver, event_ids):
+        """``driver`` sent (or failed to send) the events ``event_ids``:
+        nothing is owed for them any more."""
+        if not event_ids:
+            return
+        with self.session() as session:
+            session.execute(sa.delete(models.Outbox).where(
+                models.Outbox.driver == driver,
+                models.Outbox.event_id.in_(list(event_ids))))
+
+    @_retried
+    def claim_deliveries(self, drivers, owner, older_than, limit=100):
+        """Claim for ``owner`` the deliveries through ``drivers`` that
+        another process queued, or last claimed, more than ``older_than``
+        seconds ago and still owes; return [(driver, event_id, Event)].
+
+        A claim is a compare-and-set on (owner, claimed_at): of two
+        processes claiming at once, one wins each row. A claimer that dies
+        before it sent leaves the row to be claimed again later."""
+        cutoff = utcnow() - datetime.timedelta(seconds=older_than)
+        query = (sa.select(models.Outbox, models.Event)
+                 .join(models.Event, models.Event.id == models.Outbox.event_id)
+                 .where(models.Outbox.driver.in_(list(drivers)),
+                        models.Outbox.owner != owner,
+                        models.Outbox.claimed_at < cutoff)
+                 .order_by(models.Outbox.id).limit(limit))
+        claimed = []
+        with self.session() as session:
+            for owed, event in session.execute(query).all():
+                taken = session.execute(
+                    sa.update(models.Outbox)
+                    .where(models.Outbox.id == owed.id,
+                           models.Outbox.owner == owed.owner,
+                           models.Outbox.claimed_at == owed.claimed_at)
+                    .values(owner=owner, claimed_at=utcnow()))
+                if taken.rowcount == 1:
+                    claimed.append((owed.driver, event.id,
+                                    _event_from_row(event)))
+        return claimed
+
+    @_retried
+    def count_deliveries(self):
+        """{driver: deliveries still owed}, for status and tests."""
+        query = (sa.select(models.Outbox.driver, sa.func.count())
+                 .group_by(models.Outbox.driver))
+        with self.session() as session:
+            return dict(session.execute(query).all())
 
     @_retried
     def list_events(self, recovery_id=None, host=None, limit=None,

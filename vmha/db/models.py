@@ -138,3 +138,23 @@ class Event(Base):
     priority = sa.Column(sa.String(8), nullable=False)
     payload = sa.Column(sa.JSON, nullable=False, default=dict)
     created_at = sa.Column(sa.DateTime, nullable=False, default=_now)
+
+
+class Outbox(Base):
+    """Deliveries owed: one row per event and notification driver, from
+    when the event is recorded until that driver sent it (or failed to, a
+    failure the event log records). A row left by a process that died
+    before its driver sent the event is delivered again by another process
+    (vmha.notifier: the outbox)."""
+
+    __tablename__ = 'outbox'
+
+    id = sa.Column(sa.Integer, primary_key=True, autoincrement=True)
+    event_id = sa.Column(sa.Integer, sa.ForeignKey('events.id'),
+                         nullable=False, index=True)
+    driver = sa.Column(sa.String(64), nullable=False)
+    #: the process that queued the delivery (vmha.ownership.process_owner)
+    owner = sa.Column(sa.String(255), nullable=False)
+    #: when it was queued, or last claimed for another delivery attempt
+    claimed_at = sa.Column(sa.DateTime, nullable=False, default=_now,
+                           index=True)
