@@ -44,6 +44,7 @@ from vmha import compute as compute_mod
 from vmha.db import api as db_api
 from vmha import events
 from vmha import exception
+from vmha import metrics
 from vmha import ownership
 from vmha import reserved
 from vmha import states
@@ -190,6 +191,7 @@ def retry_waiting(recoverer, host=None, recovery_id=None, due=None,
             LOG.error('Retry of recovery %s failed: %s', rid, err)
             continue
         if report is not None:
+            metrics.recovery_retried(report)
             reports.append(report)
     return reports
 

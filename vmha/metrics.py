@@ -8,7 +8,8 @@ metrics, the event log and the notifications cannot disagree:
   every event by type;
 * a recovery's recorded phase timestamps and final state, when its run ends
   (:func:`recovery_finished`): recoveries by level and outcome, and the
-  per-phase duration histograms;
+  per-phase duration histograms; and when a capacity retry of it ends
+  (:func:`recovery_retried`);
 * the monitor's poll (:func:`poll_observed`, :func:`host_declared`): hosts
   by state, heartbeats lost, declarations by rule;
 * the two kinds of remote call vmha makes in a recovery: Nova
@@ -80,6 +81,10 @@ DECLARATIONS = prom.Counter(
 RECOVERIES = prom.Counter(
     'vmha_recoveries', 'Recovery runs that ended, by level and final state',
     ['level', 'outcome'], registry=REGISTRY)
+RETRIES = prom.Counter(
+    'vmha_recovery_retries', 'Capacity retries of a recovery that ended, '
+    'by its level and its state after the retry', ['level', 'outcome'],
+    registry=REGISTRY)
 PHASE_SECONDS = prom.Histogram(
     'vmha_recovery_phase_seconds', 'Duration of each phase of a recovery, '
     'from its recorded timestamps', ['phase'], buckets=PHASE_BUCKETS,
@@ -96,6 +101,14 @@ NOTIFICATIONS_SENT = prom.Counter(
 NOTIFICATION_FAILURES = prom.Counter(
     'vmha_notification_failures', 'Events a notification driver failed to '
     'deliver', ['driver'], registry=REGISTRY)
+
+def recovery_retried(report):
+    """A capacity retry (vmha.capacity) of a recovery ended, leaving it in
+    ``report.state``: the recovery's first outcome stays counted in
+    ``vmha_recoveries_total``, the retry's here, so that a
+    ``completed_with_errors`` a retry turned into ``completed`` shows."""
+    RETRIES.labels(level=str(report.level), outcome=report.state).inc()
+
 
 # -- remote calls -------------------------------------------------------------
 

@@ -27,7 +27,6 @@ max_recoveries``), or as jobboard jobs that the conductors of all monitors
 share (``[jobboard] backend_url``). Detection never waits for a recovery.
 """
 
-import datetime
 import time
 
 from oslo_log import log as logging
@@ -59,10 +58,8 @@ AGENT_ALIVE = 'alive'
 AGENT_LOST = 'lost'
 
 
-def _utc(timestamp):
-    """Naive UTC datetime (the database's convention) of a clock time."""
-    return datetime.datetime.fromtimestamp(
-        timestamp, datetime.timezone.utc).replace(tzinfo=None)
+#: naive UTC datetime (the database's convention) of a clock time
+_utc = watchdog.to_utc
 
 
 class Monitor:

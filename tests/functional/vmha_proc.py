@@ -39,7 +39,8 @@ def _use_file_cloud(path):
 def _post(config, host, at):
     conf = cfg.ConfigOpts()
     vmha_conf.register_opts(conf)
-    conf(['--config-file', config])
+    conf(['--config-file', config], default_config_files=[],
+         default_config_dirs=[])
     recoverer = recovery.Recoverer(conf)
     posting = runner.get_runner(conf, recoverer)
     time.sleep(max(0.0, float(at) - time.time()))

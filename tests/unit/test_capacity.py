@@ -12,6 +12,7 @@ from vmha.db import api as db_api
 from vmha import events
 from vmha import exception
 from vmha import inventory
+from vmha import metrics
 from vmha import reserved
 from vmha.tasks import evacuation
 from vmha.tasks import instances
@@ -259,8 +260,21 @@ def test_retry_after_a_host_returns_restores_the_original_states(
     nova.services['hostB']['status'] = 'enabled'
     nova.calls.clear()
     dispatcher.events.clear()
+    first = metrics.REGISTRY.get_sample_value(
+        'vmha_recoveries_total',
+        {'level': '2', 'outcome': db_api.COMPLETED}) or 0.0
+    retries = metrics.REGISTRY.get_sample_value(
+        'vmha_recovery_retries_total',
+        {'level': '2', 'outcome': db_api.COMPLETED}) or 0.0
     [retried] = capacity.retry_waiting(recoverer)
     assert retried.id == report.id
+    # the retry's outcome is counted; the recovery's first one stays
+    assert metrics.REGISTRY.get_sample_value(
+        'vmha_recovery_retries_total',
+        {'level': '2', 'outcome': db_api.COMPLETED}) == retries + 1
+    assert (metrics.REGISTRY.get_sample_value(
+        'vmha_recoveries_total',
+        {'level': '2', 'outcome': db_api.COMPLETED}) or 0.0) == first
     assert retried.state == db_api.COMPLETED
     assert db.get_recovery(report.id).state == db_api.COMPLETED
     assert _where(nova) == {'i-active': ('hostB', 'active', None),

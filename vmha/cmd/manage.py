@@ -795,9 +795,25 @@ class Complete(cliff_complete.CompleteCommand):
     complete)``, or save it in /etc/bash_completion.d/vmha-manage."""
 
     def take_action(self, parsed_args):
+        """cliff's, without the deprecated commands: they still run (and
+        warn), but completion does not offer them."""
         if parsed_args.shell == 'bash':
             self.app.stdout.write(_BASH_SHIM)
-        return super().take_action(parsed_args)
+        try:
+            shell_factory = self._formatters[parsed_args.shell].plugin
+        except KeyError:
+            raise RuntimeError('Unknown shell syntax %r' % parsed_args.shell)
+        shell = shell_factory(parsed_args.name or self.app.NAME,
+                              self.app.stdout)
+        words = cliff_complete.CompleteDictionary()
+        for name, factory in self.app.command_manager:
+            factory = factory.load() if hasattr(factory, 'load') else factory
+            if getattr(factory, 'deprecated', False):
+                continue
+            command = name.split()
+            words.add_command(command, self.get_actions(command))
+        shell.write(words.get_commands(), words.get_data())
+        return 0
 
 
 class VmhaManage(cliff_app.App):
