@@ -16,6 +16,7 @@ from vmha import api
 from vmha.db import api as db_api
 from vmha.db import migration
 
+from tools.lab.access import keys
 from tools.lab.access import lab as lablib
 from tools.lab.access import masakari
 from tools.bench import baseline
@@ -76,7 +77,7 @@ def outcomes(client, by_state):
 def through_vmha(client, workdir, lab_info):
     url = 'sqlite:///%s' % (workdir / 'vmha.sqlite')
     migration.upgrade(url)
-    db = db_api.Database(url)
+    db = db_api.Database(url, keyring=keys.keyring())  # BMC passwords
     try:
         lablib.add_lab_hosts(db, lab_info)
         conf = lablib.load_conf(workdir / 'vmha.conf', lab_info, url)
@@ -100,8 +101,7 @@ def through_masakari(client):
 
 
 def run(workdir, lab_info, waits):
-    """{'rows': [{state, vmha, masakari}], 'vmha': state, 'masakari':
-    status}; a tool whose run failed has no outcomes (and an error)."""
+    """The mix through each tool: see :func:`table`."""
     workdir.mkdir(parents=True, exist_ok=True)
     client = baseline._client(workdir, lab_info)
     found = {}
@@ -113,14 +113,25 @@ def run(workdir, lab_info, waits):
             try:
                 found[tool] = how()
             except (Exception, pytest.fail.Exception) as err:   # recorded
-                found[tool] = {'error': '%s: %s' % (type(err).__name__,
-                                                    str(err)[-1000:])}
+                found[tool] = failed(err)
             finally:
                 lablib.lab('reset')
+    return table(found)
+
+
+def failed(err):
+    """What a tool's run that raised ``err`` found: no outcome, and why."""
+    return {'recovery': 'run failed: %s: %s' % (type(err).__name__,
+                                                 str(err)[-1000:])}
+
+
+def table(found):
+    """{'rows': [{state, vmha, masakari}], 'recovery': {tool: its final
+    state, or why its run failed}} from {tool: {state: outcome, 'recovery':
+    ...}}: a tool whose run failed has no outcome (None) in any row. The
+    state names are the only keys read as outcomes ("error" is one)."""
     return {
         'rows': [dict({tool: found[tool].get(state) for tool in found},
                       state=state) for state in STATES],
-        'recovery': {tool: found[tool].get('recovery',
-                                           found[tool].get('error'))
-                     for tool in found},
+        'recovery': {tool: found[tool].get('recovery') for tool in found},
     }
