@@ -167,6 +167,8 @@ class FakeCompute:
         self._record('evacuate', iid, target_host)
         if iid in self.fail_evacuate:
             raise self.fail_evacuate[iid]
+        if iid not in self.instances:               # HTTP 404
+            raise exception.InstanceNotFound(instance=iid)
         data = self.instances[iid]
         if (data['vm_state'] not in compute.EVACUABLE_VM_STATES
                 or data['task_state'] is not None):

@@ -246,12 +246,13 @@ def test_no_instances_completes(make_recoverer, compute, conf):
 
 
 class SlowCompute(fakes.FakeCompute):
-    """get_instance takes a while; counts evacuation tasks running at once.
+    """The evacuate request takes a while; counts evacuation tasks sending
+    one at once.
 
-    Each task reads its instance once before its evacuate request (the
-    process's watcher confirms them with listings): long enough for the
-    tasks of the pool to overlap there (0.03 s while every poll was a
-    get_instance)."""
+    Each task sends one evacuate request (the listing that planned the
+    recovery stands in for a read before it, the process's watcher confirms
+    with listings): long enough for the tasks of the pool to overlap
+    there."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -259,13 +260,13 @@ class SlowCompute(fakes.FakeCompute):
         self.max_in_flight = 0
         self._count_lock = threading.Lock()
 
-    def get_instance(self, iid):
+    def evacuate(self, iid, **kwargs):
         with self._count_lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             time.sleep(0.2)
-            return super().get_instance(iid)
+            return super().evacuate(iid, **kwargs)
         finally:
             with self._count_lock:
                 self.in_flight -= 1

@@ -167,12 +167,18 @@ class EvacuateInstance(base.RecoveryTask):
                        recovery_id=self.ctx.recovery_id,
                        event_type=event_type))
 
-    def _request_evacuation(self):
+    def _request_evacuation(self, inst=None):
         """Ask Nova to evacuate the instance unless that is done or under
         way. Returns (the instance as read before, whether that reading
         may already be the answer: it left the host, whether that reading
-        predates the evacuate request this run sent)."""
-        inst = self.ctx.compute.get_instance(self.instance_id)
+        predates the evacuate request this run sent).
+
+        ``inst``: a reading just taken; else the host's listing of this run
+        while fresh (vmha.context.Listing), else a GET."""
+        listed = None
+        if inst is None:
+            listed = self.ctx.listing.take(self.instance_id)
+            inst = listed or self.ctx.compute.get_instance(self.instance_id)
         self._lock.take(inst)
         if inst.host != self.host:
             LOG.info('Instance %s already left %s (now on %s)', inst.id,
@@ -204,9 +210,31 @@ class EvacuateInstance(base.RecoveryTask):
             LOG.warning('Evacuate call for instance %s lost its answer (%s) '
                         'but Nova recorded the evacuation; following it',
                         inst.id, err)
+        except exception.EvacuateRefused as err:
+            fresh = self._acted_on_since(listed)
+            if fresh is None:
+                raise
+            LOG.info('Nova refused to evacuate instance %s (%s): since the '
+                     'host was listed it %s; deciding again', inst.id, err,
+                     'left it for %s' % fresh.host if fresh.host != self.host
+                     else 'got task state %s' % fresh.task_state)
+            return self._request_evacuation(fresh)
         self.ctx.emit(events.INSTANCE_EVACUATE_STARTED, instance_id=inst.id,
                       instance_name=inst.name)
         return inst, False, True
+
+    def _acted_on_since(self, listed):
+        """After a refused evacuate request decided on the host's listing
+        (``listed``; None: on a reading of its own): the instance as it is
+        now if somebody acted on it since (it left the host, or has a task
+        state: an evacuation or a reset of theirs), which the decision
+        must see; None when the refusal is not about such a change."""
+        if listed is None:
+            return None
+        fresh = self.ctx.compute.get_instance(self.instance_id)
+        if fresh.host != self.host or fresh.task_state is not None:
+            return fresh
+        return None
 
     def _reset(self, inst):
         """os-resetState an instance Nova would not evacuate as it is; the

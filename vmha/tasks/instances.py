@@ -22,6 +22,7 @@ class ListInstances(base.RecoveryTask):
 
     def execute(self):
         instances = self.ctx.compute.list_instances(self.host)
+        self.ctx.listing.remember(instances)
         entries = evacuation_plan.plan(instances, self.ctx.conf.evacuation)
         for entry in entries:
             self._record(entry)

@@ -219,7 +219,7 @@ def test_evacuate_passes_on_shared_storage(make_ctx, compute, conf):
 def test_evacuate_instance_gone_is_failed(make_ctx, compute, db):
     compute.add_instance('i1')
     ctx = make_ctx()
-    entry = helpers.plan(ctx, compute)['i1']
+    entry = helpers.plan(ctx, compute, resumed=True)['i1']
     compute.fail['get_instance'] = exception.InstanceNotFound(instance='i1')
     result = evacuation.EvacuateInstance(ctx, entry).execute()
     assert result['status'] == db_api.EVAC_FAILED
@@ -230,7 +230,7 @@ def test_evacuate_instance_gone_is_failed(make_ctx, compute, db):
 def test_evacuate_idempotent_already_on_other_host(make_ctx, compute, db):
     compute.add_instance('i1')
     ctx = make_ctx()
-    entry = helpers.plan(ctx, compute)['i1']
+    entry = helpers.plan(ctx, compute, resumed=True)['i1']
     compute.instances['i1']['host'] = 'hostC'   # moved since the plan
     result = evacuation.EvacuateInstance(ctx, entry).execute()
     assert not compute.calls_of('evacuate')
@@ -244,7 +244,7 @@ def test_evacuate_idempotent_rebuild_in_progress(make_ctx, compute, db):
     live): follow it, do not ask again."""
     compute.add_instance('i1')
     ctx = make_ctx()
-    entry = helpers.plan(ctx, compute)['i1']
+    entry = helpers.plan(ctx, compute, resumed=True)['i1']
     compute.start_rebuild('i1', polls=2)
     compute.migrations['i1'] = [fakes.FakeMigration(
         source_compute=HOST, status='pre-migrating',
@@ -447,7 +447,7 @@ def test_evacuate_already_reset_by_a_killed_run_is_not_reset_again(
         make_ctx, compute, db):
     compute.add_instance('p1', vm_state='paused')
     ctx = make_ctx()
-    entry = helpers.plan(ctx, compute)['p1']
+    entry = helpers.plan(ctx, compute, resumed=True)['p1']
     compute.reset_state('p1', 'active')        # the killed run got this far
     compute.calls.clear()
     result = evacuation.EvacuateInstance(ctx, entry).execute()
@@ -573,7 +573,7 @@ def test_evacuate_again_when_the_rebuild_target_fails_mid_rebuild(
 def test_rebuild_heading_to_a_live_host_is_followed(make_ctx, compute, db):
     compute.add_instance('i1')
     ctx = make_ctx()
-    entry = helpers.plan(ctx, compute)['i1']
+    entry = helpers.plan(ctx, compute, resumed=True)['i1']
     compute.start_rebuild('i1', polls=3)
     compute.migrations['i1'] = [fakes.FakeMigration(
         source_compute=HOST, status='migrating', dest_compute='hostB',
