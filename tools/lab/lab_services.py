@@ -87,11 +87,21 @@ def rabbitmq_env(layout):
     }
 
 
+#: seconds gunicorn keeps an idle connection open. Its default (2 s) races
+#: the clients' connection pools: a request sent on a pooled connection
+#: just as gunicorn closes it fails to connect, and nova-scheduler then
+#: gives an evacuation up as NoValidHost ("Placement API service is not
+#: responding", seen in a lab test after 1.9 s without a request). A
+#: production WSGI server (Apache, uwsgi) keeps connections far longer.
+KEEP_ALIVE = 300
+
+
 def gunicorn(venv_bin, port, app, threads=4):
     """gunicorn serving ``app``; --no-control-socket: several masters."""
     return [venv_bin('gunicorn'), '--no-control-socket', '--pythonpath',
             FILES, '-b', '%s:%d' % (ADDRESS, port), '-w', '1', '--threads',
-            str(threads), '--timeout', '300', app]
+            str(threads), '--timeout', '300', '--keep-alive',
+            str(KEEP_ALIVE), app]
 
 
 def nova_service(layout, binary):
