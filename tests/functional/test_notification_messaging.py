@@ -6,25 +6,21 @@ tests/functional/peers/rabbitmq.py.
 """
 
 import datetime
-import signal
 import socket
-import subprocess
-import sys
 import time
 import uuid
 
 import oslo_messaging
 import pytest
-import sqlalchemy as sa
 
 from vmha.db import api as db_api
-from vmha.db import models
 from vmha.drivers.notification import base
 from vmha.drivers.notification import log as log_driver
 from vmha.drivers.notification import messaging
 from vmha import events
 from vmha import notifier
 from tests.functional import peers
+from tests.unit.notification import helpers
 
 # of the range reserved for the notification tests (16260-16279)
 CLOSED_PORT = 16279
@@ -227,49 +223,18 @@ def test_dispatcher_counts_the_broker_failure_and_goes_on(drivers, tmp_path):
     assert dispatcher.sent == {'log': 3}
 
 
-# a process that recorded an event and is SIGKILLed before its messaging
-# driver sent it (its "driver" never answers)
-RECORD_AND_DIE = '''
-import sys, threading
-from vmha.db import api as db_api
-from vmha import events, notifier
-
-class Unsent:
-    def notify(self, event):
-        threading.Event().wait()
-    def close(self):
-        pass
-
-dispatcher = notifier.Dispatcher({'messaging': Unsent()},
-                                 outbox=db_api.Database(sys.argv[1]),
-                                 owner='killed:1')
-dispatcher.emit(events.Event(events.INSTANCE_EVACUATED, host='cmp-killed',
-                             recovery_id='r-killed', level=2,
-                             payload={'instance_id': 'i-1',
-                                      'instance_name': 'web-1',
-                                      'target_host': 'cmp-2',
-                                      'vm_state': 'active'}))
-print('recorded', flush=True)
-threading.Event().wait()
-'''
-
-
 def test_what_a_killed_process_owed_reaches_the_listener(
         broker_url, topic, listener, drivers, tmp_path, db_url):
     """The outbox against the real RabbitMQ: the event a SIGKILLed process
     recorded reaches the consumer through another process's driver, as it
     was recorded (time stamp included), once."""
-    child = subprocess.Popen([sys.executable, '-c', RECORD_AND_DIE, db_url],
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == 'recorded'
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
+    helpers.killed_after_recording(
+        db_url, 'messaging', event_type=events.INSTANCE_EVACUATED,
+        host='cmp-killed', recovery_id='r-killed', level=2,
+        payload={'instance_id': 'i-1', 'instance_name': 'web-1',
+                 'target_host': 'cmp-2', 'vm_state': 'active'})
     db = db_api.Database(db_url)
-    with db.session() as session:       # owed for longer than the bound
-        for row in session.scalars(sa.select(models.Outbox)):
-            row.claimed_at -= datetime.timedelta(seconds=61)
+    helpers.age_outbox(db, 61)              # owed for longer than the bound
     [recorded] = db.list_events()
     dispatcher = notifier.Dispatcher(
         {'messaging': drivers(bus_conf(tmp_path, broker_url, topic))},

@@ -290,6 +290,29 @@ class ListNotifier:
         pass
 
 
+class BlockingNotifier(ListNotifier):
+    """A driver whose receiver does not answer: each send waits until
+    ``release`` is set (at most 10 s), then records the event."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+
+    def notify(self, event):
+        self.release.wait(10)
+        super().notify(event)
+
+
+def close_dispatchers(dispatchers):
+    """Close real Dispatchers a test made, releasing their blocked drivers
+    first so that closing does not wait for them."""
+    for dispatcher in dispatchers:
+        for driver in dispatcher.drivers.values():
+            if isinstance(driver, BlockingNotifier):
+                driver.release.set()
+        dispatcher.close(timeout=5)
+
+
 class RecordingDispatcher:
     """Synchronous stand-in for vmha.notifier.Dispatcher.
 

@@ -1,6 +1,5 @@
 """Dispatcher: records, fans out in the background, survives bad drivers."""
 
-import threading
 import time
 
 import pytest
@@ -28,16 +27,6 @@ class Raising(fakes.ListNotifier):
         raise RuntimeError('close failed too')
 
 
-class Blocking(fakes.ListNotifier):
-    def __init__(self):
-        super().__init__()
-        self.release = threading.Event()
-
-    def notify(self, event):
-        self.release.wait(10)
-        super().notify(event)
-
-
 @pytest.fixture
 def dispatchers():
     made = []
@@ -47,11 +36,7 @@ def dispatchers():
         return made[-1]
 
     yield make
-    for dispatcher in made:
-        for driver in dispatcher.drivers.values():
-            if isinstance(driver, Blocking):
-                driver.release.set()
-        dispatcher.close(timeout=5)
+    fakes.close_dispatchers(made)
 
 
 def test_raising_driver_is_counted_and_others_still_deliver(dispatchers):
@@ -70,7 +55,7 @@ def test_raising_driver_is_counted_and_others_still_deliver(dispatchers):
 
 
 def test_slow_driver_does_not_delay_emit(dispatchers):
-    slow = Blocking()
+    slow = fakes.BlockingNotifier()
     dispatcher = dispatchers({'slow': slow})
     start = time.monotonic()
     for n in range(5):
@@ -85,7 +70,7 @@ def test_slow_driver_does_not_delay_emit(dispatchers):
 
 
 def test_stuck_driver_does_not_delay_the_others(dispatchers):
-    stuck, healthy = Blocking(), fakes.ListNotifier()
+    stuck, healthy = fakes.BlockingNotifier(), fakes.ListNotifier()
     dispatcher = dispatchers({'stuck': stuck, 'healthy': healthy})
     for n in range(3):
         dispatcher.emit(event(n))
@@ -98,7 +83,7 @@ def test_stuck_driver_does_not_delay_the_others(dispatchers):
 
 
 def test_flush_and_close_keep_to_the_flush_timeout(dispatchers):
-    stuck = Blocking()
+    stuck = fakes.BlockingNotifier()
     dispatcher = dispatchers({'stuck': stuck}, flush_timeout=0.3)
     dispatcher.emit(event())
     start = time.monotonic()
@@ -145,7 +130,8 @@ def test_from_conf_uses_drivers_and_flush_timeout():
 
 def test_emit_records_synchronously_in_order(dispatchers):
     recorded = []
-    dispatcher = dispatchers({'slow': Blocking()}, record=recorded.append)
+    dispatcher = dispatchers({'slow': fakes.BlockingNotifier()},
+                             record=recorded.append)
     first, second = event(1), event(2)
     dispatcher.emit(first)
     dispatcher.emit(second)

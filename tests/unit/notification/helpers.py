@@ -1,6 +1,15 @@
-"""Config helpers of the notification unit tests."""
+"""Helpers of the notification tests: configuration, a killed process."""
+
+import datetime
+import json
+import signal
+import subprocess
+import sys
 
 from oslo_messaging import opts as messaging_opts
+import sqlalchemy as sa
+
+from vmha.db import models
 
 from tests.unit.conftest import make_conf
 
@@ -28,3 +37,47 @@ def set_bus(config, url='fake://', driver=None, topics=None):
     if topics is not None:
         config.set_override('topics', topics, 'oslo_messaging_notifications')
     return config
+
+
+# a process that records an event with the outbox and waits for a driver
+# that never answers: killed, it leaves the delivery owed
+_RECORD_AND_WAIT = '''
+import json, sys, threading
+from vmha.db import api as db_api
+from vmha import events, notifier
+
+class Unsent:
+    def notify(self, event):
+        threading.Event().wait()
+    def close(self):
+        pass
+
+url, driver, fields = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+dispatcher = notifier.Dispatcher({driver: Unsent()},
+                                 outbox=db_api.Database(url),
+                                 owner='killed:1')
+dispatcher.emit(events.Event(**fields))
+print('recorded', flush=True)
+threading.Event().wait()
+'''
+
+
+def killed_after_recording(db_url, driver, **event_fields):
+    """Run a real process that records an event (``event_fields``: those
+    of vmha.events.Event) for ``driver``, and SIGKILL it before ``driver``
+    sent it."""
+    child = subprocess.Popen(
+        [sys.executable, '-c', _RECORD_AND_WAIT, db_url, driver,
+         json.dumps(event_fields)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == 'recorded'
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+
+
+def age_outbox(db, seconds):
+    """Every owed delivery of ``db`` was queued ``seconds`` earlier."""
+    with db.session() as session:
+        for row in session.scalars(sa.select(models.Outbox)):
+            row.claimed_at -= datetime.timedelta(seconds=seconds)

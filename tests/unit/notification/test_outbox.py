@@ -9,19 +9,14 @@ never runs again stands in for the killed process here; the database is a
 real SQLite file.
 """
 
-import datetime
-import signal
-import subprocess
-import sys
-import threading
 
 import pytest
 import sqlalchemy as sa
 
-from vmha.db import models
 from vmha import events
 from vmha import notifier
 from tests.unit import fakes
+from tests.unit.notification import helpers
 
 
 def event(n=0):
@@ -31,26 +26,11 @@ def event(n=0):
                                  'target_host': 'c9'})
 
 
-class Stuck(fakes.ListNotifier):
-    """A driver whose process is gone: it never sends (until released)."""
-
-    def __init__(self):
-        super().__init__()
-        self.release = threading.Event()
-
-    def notify(self, event):
-        self.release.wait(30)
-
-
 @pytest.fixture
 def made():
     dispatchers = []
     yield dispatchers
-    for dispatcher in dispatchers:
-        for driver in dispatcher.drivers.values():
-            if isinstance(driver, Stuck):
-                driver.release.set()
-        dispatcher.close(timeout=5)
+    fakes.close_dispatchers(dispatchers)
 
 
 @pytest.fixture
@@ -63,13 +43,6 @@ def dispatcher_of(db, made):
         made.append(dispatcher)
         return dispatcher
     return make
-
-
-def age_outbox(db, seconds):
-    """Every owed delivery was queued ``seconds`` earlier."""
-    with db.session() as session:
-        for row in session.scalars(sa.select(models.Outbox)):
-            row.claimed_at -= datetime.timedelta(seconds=seconds)
 
 
 def test_sent_events_owe_nothing(db, dispatcher_of):
@@ -86,7 +59,8 @@ def test_sent_events_owe_nothing(db, dispatcher_of):
 
 def test_what_a_killed_process_owed_is_sent_by_another_once(
         db, dispatcher_of):
-    dead = dispatcher_of('monitor:1', snmp=Stuck(), log=fakes.ListNotifier())
+    dead = dispatcher_of('monitor:1', snmp=fakes.BlockingNotifier(),
+                         log=fakes.ListNotifier())
     dead.emit(event(1))
     dead.flush(0.5)         # log sent it, snmp never will: the process died
     assert db.count_deliveries() == {'snmp': 1}
@@ -95,7 +69,7 @@ def test_what_a_killed_process_owed_is_sent_by_another_once(
     survivor = dispatcher_of('monitor:2', snmp=snmp,
                              log=fakes.ListNotifier())
     assert survivor.redeliver() == 0        # not owed long enough yet
-    age_outbox(db, 61)
+    helpers.age_outbox(db, 61)
     survivor.test_clock.now += notifier.REDELIVER_EVERY
     assert survivor.redeliver() == 1
     assert survivor.flush(5)
@@ -110,7 +84,7 @@ def test_what_a_killed_process_owed_is_sent_by_another_once(
     assert survivor.drivers['log'].events == []    # log had sent it
     assert db.count_deliveries() == {}
     # sent once: nothing is left to send again
-    age_outbox(db, 61)
+    helpers.age_outbox(db, 61)
     survivor.test_clock.now += notifier.REDELIVER_EVERY
     assert survivor.redeliver() == 0
     assert len(snmp.events) == 1
@@ -119,18 +93,18 @@ def test_what_a_killed_process_owed_is_sent_by_another_once(
 def test_a_process_never_claims_its_own_deliveries(db, dispatcher_of):
     """Its lanes still hold them: a slow driver is not sent twice by the
     process it is slow in."""
-    dispatcher = dispatcher_of('monitor:1', snmp=Stuck())
+    dispatcher = dispatcher_of('monitor:1', snmp=fakes.BlockingNotifier())
     dispatcher.emit(event())
-    age_outbox(db, 61)
+    helpers.age_outbox(db, 61)
     assert dispatcher.redeliver() == 0
     assert db.count_deliveries() == {'snmp': 1}
 
 
 def test_two_survivors_send_each_delivery_once(db, dispatcher_of):
-    dead = dispatcher_of('monitor:1', snmp=Stuck())
+    dead = dispatcher_of('monitor:1', snmp=fakes.BlockingNotifier())
     for n in range(5):
         dead.emit(event(n))
-    age_outbox(db, 61)
+    helpers.age_outbox(db, 61)
     first, second = fakes.ListNotifier(), fakes.ListNotifier()
     one = dispatcher_of('monitor:2', snmp=first)
     two = dispatcher_of('monitor:3', snmp=second)
@@ -142,15 +116,15 @@ def test_two_survivors_send_each_delivery_once(db, dispatcher_of):
 
 def test_a_claimer_that_dies_before_sending_leaves_it_claimable(
         db, dispatcher_of):
-    dead = dispatcher_of('monitor:1', snmp=Stuck())
+    dead = dispatcher_of('monitor:1', snmp=fakes.BlockingNotifier())
     dead.emit(event())
-    age_outbox(db, 61)
-    claimer_died = dispatcher_of('monitor:2', snmp=Stuck())
+    helpers.age_outbox(db, 61)
+    claimer_died = dispatcher_of('monitor:2', snmp=fakes.BlockingNotifier())
     assert claimer_died.redeliver() == 1
     healthy = fakes.ListNotifier()
     third = dispatcher_of('monitor:3', snmp=healthy)
     assert third.redeliver() == 0            # just claimed: not yet
-    age_outbox(db, 61)
+    helpers.age_outbox(db, 61)
     third.test_clock.now += notifier.REDELIVER_EVERY
     assert third.redeliver() == 1
     assert third.flush(5)
@@ -158,9 +132,9 @@ def test_a_claimer_that_dies_before_sending_leaves_it_claimable(
 
 
 def test_only_drivers_of_the_same_name_are_used(db, dispatcher_of):
-    dead = dispatcher_of('monitor:1', snmp=Stuck())
+    dead = dispatcher_of('monitor:1', snmp=fakes.BlockingNotifier())
     dead.emit(event())
-    age_outbox(db, 61)
+    helpers.age_outbox(db, 61)
     other = fakes.ListNotifier()
     survivor = dispatcher_of('monitor:2', messaging=other)
     assert survivor.redeliver() == 0
@@ -183,11 +157,11 @@ def test_a_failed_send_is_settled_and_recorded_not_retried(
 
 
 def test_redelivery_looks_at_most_every_interval(db, dispatcher_of):
-    dead = dispatcher_of('monitor:1', snmp=Stuck())
+    dead = dispatcher_of('monitor:1', snmp=fakes.BlockingNotifier())
     survivor = dispatcher_of('monitor:2', snmp=fakes.ListNotifier())
     assert survivor.redeliver() == 0         # looked: nothing owed
     dead.emit(event())
-    age_outbox(db, 61)
+    helpers.age_outbox(db, 61)
     survivor.test_clock.now += notifier.REDELIVER_EVERY - 1
     assert survivor.redeliver() == 0         # too soon to look again
     survivor.test_clock.now += 1
@@ -216,42 +190,16 @@ def test_without_an_outbox_nothing_is_owed(db, made):
     assert db.count_deliveries() == {}
 
 
-CHILD = '''
-import sys, threading
-from vmha.db import api as db_api
-from vmha import events, notifier
-
-class Unsent:
-    """A receiver that has not answered yet when the process is killed."""
-    def notify(self, event):
-        threading.Event().wait()
-    def close(self):
-        pass
-
-db = db_api.Database(sys.argv[1])
-dispatcher = notifier.Dispatcher({'snmp': Unsent()}, outbox=db,
-                                 owner='killed:1')
-dispatcher.emit(events.Event(events.HOST_FENCED, host='c1',
-                             recovery_id='r1', level=2,
-                             payload={'driver': 'ipmi'}))
-print('recorded', flush=True)
-threading.Event().wait()
-'''
-
-
 def test_sigkill_after_recording_loses_no_notification(db, db_url,
                                                        dispatcher_of):
     """A real process, killed with SIGKILL after it recorded the event
     and before its driver sent it."""
-    child = subprocess.Popen([sys.executable, '-c', CHILD, db_url],
-                             stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == 'recorded'
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait(10)
+    helpers.killed_after_recording(db_url, 'snmp',
+                                   event_type=events.HOST_FENCED, host='c1',
+                                   recovery_id='r1', level=2,
+                                   payload={'driver': 'ipmi'})
     assert db.count_deliveries() == {'snmp': 1}
-    age_outbox(db, 61)
+    helpers.age_outbox(db, 61)
     snmp = fakes.ListNotifier()
     survivor = dispatcher_of('monitor:2', snmp=snmp)
     assert survivor.redeliver() == 1
