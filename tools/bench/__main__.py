@@ -40,7 +40,7 @@ def parser():
                                 description=__doc__.split('\n')[0])
     p.add_argument('--sizes', default=None,
                    help='server counts (default: 10,50; 200 is optional; '
-                        'with --compare: 10, as 10,50 takes about 42 min '
+                        'with --compare: 10, as 10,50 takes about 35 min '
                         'of lab time)')
     p.add_argument('--levels', default='1,2,3')
     p.add_argument('--reps', default='10:2,50:2',
