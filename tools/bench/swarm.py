@@ -39,7 +39,7 @@ from vmha import coordination
 
 #: beat keys per pipeline round trip
 CHUNK = 1000
-#: pipelined members: look for forgotten members every this many rounds
+#: look for forgotten members every this many rounds
 REJOIN_ROUNDS = 10
 
 
@@ -67,6 +67,50 @@ def join(conf, names):
     return members
 
 
+def forgotten(driver, group_key, names):
+    """The ``names`` the group no longer holds (one read): a reader
+    (tooz's get_members) drops a member whose beat key expired, e.g. while
+    this process was not scheduled for the membership expiry on a
+    saturated machine. vmha-agent joins again then; so does the swarm."""
+    present = set(driver._client.hkeys(group_key))
+    return [n for n in names if n.encode('utf-8') not in present]
+
+
+def _group_key(member):
+    return member._coordinator._encode_group_id(member.group.encode('utf-8'))
+
+
+class PerConnection:
+    """One tooz coordinator per member, as one vmha-agent per host has;
+    members the backend forgot join again every REJOIN_ROUNDS rounds."""
+
+    def __init__(self, conf, names):
+        self.members = dict(zip(names, join(conf, names)))
+        first = self.members[names[0]]
+        self.driver, self.group_key = first._coordinator, _group_key(first)
+        self.rounds = 0
+        self.rejoined = 0
+
+    def heartbeat(self):
+        self.rounds += 1
+        if self.rounds % REJOIN_ROUNDS == 0:
+            missing = forgotten(self.driver, self.group_key,
+                                list(self.members))
+            for name in missing:
+                self.members[name].join(name, {'host': name})
+            _note_rejoined(self, len(missing))
+        for member in self.members.values():
+            member.heartbeat()
+
+
+def _note_rejoined(swarm, count):
+    if not count:
+        return
+    swarm.rejoined += count
+    print('swarm: rejoined %d forgotten members (%d in all)' % (
+        count, swarm.rejoined), file=sys.stderr, flush=True)
+
+
 class Pipelined:
     """Many members over one tooz Redis coordinator (see the module doc).
 
@@ -82,8 +126,7 @@ class Pipelined:
         self.keys = [self.driver._encode_beat_id(n.encode('utf-8'))
                      for n in names]
         self.expiry_ms = max(0, int(self.driver.membership_timeout * 1000))
-        self.group_key = self.driver._encode_group_id(
-            self.member.group.encode('utf-8'))
+        self.group_key = _group_key(self.member)
         self.rounds = 0
         self.rejoined = 0
 
@@ -94,18 +137,11 @@ class Pipelined:
         self.driver._member_id = self.names[0].encode('utf-8')
 
     def rejoin(self):
-        """Join again the members the backend forgot, as vmha-agent does:
-        a reader (tooz's get_members) drops a member whose beat key
-        expired, e.g. while this process was not scheduled for the
-        membership expiry on a saturated machine."""
-        present = set(self.driver._client.hkeys(self.group_key))
-        missing = [n for n in self.names
-                   if n.encode('utf-8') not in present]
+        """Join again the members the backend forgot (see forgotten)."""
+        missing = forgotten(self.driver, self.group_key, self.names)
         if missing:
             self.join(missing)
-            self.rejoined += len(missing)
-            print('swarm: rejoined %d forgotten members (%d in all)' % (
-                len(missing), self.rejoined), file=sys.stderr, flush=True)
+        _note_rejoined(self, len(missing))
 
     def heartbeat(self):
         self.rounds += 1
@@ -149,7 +185,7 @@ def main(argv):
         members = [Pipelined(conf, names)]
     else:
         _more_files(args.count)
-        members = join(conf, names)
+        members = [PerConnection(conf, names)]
     print('joined %d' % len(names), flush=True)
     beat(members, conf.coordination.heartbeat_interval, stop)
     return 0
