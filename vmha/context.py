@@ -10,8 +10,12 @@ import dataclasses
 import threading
 import time
 
+from oslo_log import log as logging
+
 from vmha import events
 from vmha import pacing
+
+LOG = logging.getLogger(__name__)
 
 #: seconds the listing of the failed host's instances may stand in for an
 #: instance's own GET before its evacuate request
@@ -106,6 +110,29 @@ class RecoveryContext:
             event_type=event_type, host=self.host.name,
             recovery_id=self.recovery_id, level=self.level,
             payload=payload))
+
+    def emit_step_done(self, event_type, **payload):
+        """Emit the event of a step of the flow (fenced, forced down,
+        disabled...) unless this recovery recorded it already.
+
+        A run killed after a step recorded its event and before taskflow
+        saved the step does it again when resumed -- on purpose: the
+        power-off is always sent again, the service forced down again --
+        but the step was announced once; announcing it twice would tell
+        consumers of two fencings. When the event log cannot be read, the
+        event is emitted: twice is better than never."""
+        try:
+            done = self.db.list_events(recovery_id=self.recovery_id,
+                                       event_type=event_type, limit=1)
+        except Exception as err:    # vmha.exception.DatabaseError mostly
+            LOG.warning('Recovery %s: cannot read its event log (%s): '
+                        'notifying %s', self.recovery_id, err, event_type)
+            done = False
+        if done:
+            LOG.info('Recovery %s: %s again on resume, as its killed run '
+                     'had (notified then)', self.recovery_id, event_type)
+            return
+        self.emit(event_type, **payload)
 
     def mark_phase(self, phase, **fields):
         """Record a phase timestamp (first time only) and extra fields."""

@@ -89,8 +89,8 @@ class FenceHost(base.RecoveryTask):
     def _fenced(self, proof, driver, **details):
         self.ctx.mark_phase('fenced_at', fence_confirmed=True,
                             fencing_driver=driver, fence_proof=proof)
-        self.ctx.emit(events.HOST_FENCED, driver=driver, proof=proof,
-                      **details)
+        self.ctx.emit_step_done(events.HOST_FENCED, driver=driver,
+                                proof=proof, **details)
 
     def _failed(self, err, driver):
         self.ctx.db.update_recovery(self.ctx.recovery_id,

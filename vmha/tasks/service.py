@@ -40,7 +40,8 @@ class ForceDownService(base.RecoveryTask):
             self.ctx.emit(events.SERVICE_FORCE_DOWN_FAILED, error=str(err))
             raise
         self.ctx.mark_phase('service_down_at', forced_down=True)
-        self.ctx.emit(events.SERVICE_FORCED_DOWN, service_id=svc.id)
+        self.ctx.emit_step_done(events.SERVICE_FORCED_DOWN,
+                                service_id=svc.id)
         return True
 
     def revert(self, result, **kwargs):
@@ -114,8 +115,8 @@ def _wait_until_down(task):
         task.host, conf.wait_service_down_timeout,
         conf.wait_service_down_interval)
     task.ctx.mark_phase('service_down_at')
-    task.ctx.emit(events.SERVICE_DOWN, service_id=svc.id,
-                  forced_down=svc.forced_down)
+    task.ctx.emit_step_done(events.SERVICE_DOWN, service_id=svc.id,
+                            forced_down=svc.forced_down)
     return True
 
 
@@ -128,8 +129,8 @@ class DisableService(base.RecoveryTask):
         reason = self.ctx.conf.recovery.disabled_reason
         svc = self.ctx.compute.disable(self.host, reason)
         self.ctx.mark_phase('disabled_at')
-        self.ctx.emit(events.SERVICE_DISABLED, service_id=svc.id,
-                      reason=reason)
+        self.ctx.emit_step_done(events.SERVICE_DISABLED, service_id=svc.id,
+                                reason=reason)
         return True
 
     def revert(self, result, **kwargs):
