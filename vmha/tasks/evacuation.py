@@ -231,7 +231,12 @@ class EvacuateInstance(base.RecoveryTask):
         must see; None when the refusal is not about such a change."""
         if listed is None:
             return None
-        fresh = self.ctx.compute.get_instance(self.instance_id)
+        try:
+            fresh = self.ctx.compute.get_instance(self.instance_id)
+        except exception.VmhaError as err:   # the refusal stands as it is
+            LOG.warning('Cannot read instance %s after Nova refused to '
+                        'evacuate it (%s)', self.instance_id, err)
+            return None
         if fresh.host != self.host or fresh.task_state is not None:
             return fresh
         return None

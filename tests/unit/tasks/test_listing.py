@@ -157,3 +157,19 @@ def test_a_recovery_run_lists_once_and_reads_none(make_recoverer,
     assert report.state == db_api.COMPLETED
     assert compute.calls_of('list_instances') == [('list_instances', HOST)]
     assert compute.calls_of('get_instance') == []
+
+
+def test_a_refusal_is_judged_as_it_is_when_the_instance_cannot_be_read(
+        make_ctx, compute):
+    """The read after a refusal failing does not hide the refusal: a
+    NoValidHost still waits for room."""
+    compute.add_instance('i1')
+    ctx = make_ctx()
+    entry = helpers.plan(ctx, compute)['i1']
+    compute.fail_evacuate['i1'] = exception.EvacuateRefused(
+        instance='i1', reason='HTTP 400 No valid host was found.')
+    compute.fail['get_instance'] = exception.NovaUnavailable(
+        reason='connection refused')
+    result = run(ctx, entry)
+    assert result['status'] == db_api.EVAC_WAITING
+    assert len(compute.calls_of('evacuate')) == 1
